@@ -1,0 +1,1 @@
+"""longvid: one long prompt in, a long narrated video out, as Dagster assets."""

@@ -1,0 +1,1 @@
+"""One module per stage; each asset is a thin body over plain helpers."""

@@ -1,0 +1,132 @@
+"""clip_captions [render×segment]: what each clip shows, measured and captioned.
+
+The measured analysis (motion, brightness, colour, seam match) always runs; the configured
+captioner adds its text. Two asset checks guard every clip: its first/last frames match
+their keyframes (seams), and its length is within one frame of the plan.
+"""
+
+import json
+from pathlib import Path
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetIn,
+    DataVersion,
+    Output,
+    asset,
+)
+
+from longvid_assets.assets.common import Timer, stage_metadata, user_errors
+from longvid_assets.assets.keyframe_images import segment_index
+from longvid_assets.fingerprint import CODE_VERSIONS, caption_fp
+from longvid_assets.media.analysis import ClipAnalysis, analyze_clip
+from longvid_assets.partitions import by_render, render_segment_partitions, split_key
+from longvid_assets.plan import RenderPlan
+from longvid_assets.records import CaptionRecord, ClipRecord, KeyframePair
+from longvid_assets.resources.captioner import CaptionRequest, Captioner
+from longvid_assets.resources.images import ImageGenerator
+from longvid_assets.resources.store import ArtifactStore
+from longvid_assets.resources.video import VideoGenerator
+
+CAPTION_FILE = "caption.json"
+SEAM_MATCH_MIN = 0.85
+
+
+def seam_check(analysis: ClipAnalysis) -> AssetCheckResult:
+    worst = min(analysis.first_seam_match, analysis.last_seam_match)
+    return AssetCheckResult(
+        check_name="seam_match",
+        passed=worst >= SEAM_MATCH_MIN,
+        severity=AssetCheckSeverity.WARN,
+        metadata={
+            "first_seam_match": analysis.first_seam_match,
+            "last_seam_match": analysis.last_seam_match,
+            "threshold": SEAM_MATCH_MIN,
+        },
+    )
+
+
+def duration_check(analysis: ClipAnalysis, planned_frames: int, fps: int) -> AssetCheckResult:
+    return AssetCheckResult(
+        check_name="duration_matches_plan",
+        passed=abs(analysis.frames - planned_frames) <= 1,
+        metadata={
+            "frames": analysis.frames,
+            "planned_frames": planned_frames,
+            "duration_s": analysis.frames / fps,
+            "planned_duration_s": planned_frames / fps,
+        },
+    )
+
+
+@asset(
+    partitions_def=render_segment_partitions,
+    ins={"segment_plan": AssetIn(partition_mapping=by_render)},
+    check_specs=[
+        AssetCheckSpec("seam_match", asset="clip_captions",
+                       description="First/last clip frames match their keyframes"),
+        AssetCheckSpec("duration_matches_plan", asset="clip_captions",
+                       description="Clip length is within one frame of the plan"),
+    ],
+    code_version=CODE_VERSIONS["clip_captions"],
+    group_name="longvid",
+    pool="gpu",
+    kinds={"pytorch"},
+)
+def clip_captions(
+    context: AssetExecutionContext,
+    segment_plan: RenderPlan,
+    keyframe_images: KeyframePair,
+    segment_clips: ClipRecord,
+    captioner: Captioner,
+    image_generator: ImageGenerator,
+    video_generator: VideoGenerator,
+    store: ArtifactStore,
+):
+    """A caption and measurements for the clip, plus seam and duration checks."""
+    timer = Timer()
+    render, index = split_key(context)
+    plan = segment_plan
+    with user_errors():
+        index = segment_index(plan, render, index)
+        fp = caption_fp(
+            plan, index, captioner.identity(), video_generator.identity(), image_generator.identity()
+        )
+        cached = store.has("captions", fp, CAPTION_FILE)
+        if cached:
+            stored = json.loads(store.artifact_path("captions", fp, CAPTION_FILE).read_text())
+            analysis, caption = ClipAnalysis.model_validate(stored["analysis"]), stored["caption"]
+        else:
+            # 1. Measure (always), 2. caption with the configured backend, 3. store both.
+            analysis = analyze_clip(
+                Path(segment_clips.path), Path(keyframe_images.first), Path(keyframe_images.last),
+                plan.fps,
+            )
+            request = CaptionRequest(
+                clip=Path(segment_clips.path), prompt=plan.segments[index].prompt, fps=plan.fps,
+                analysis=analysis,
+            )
+            caption = captioner.caption(request)
+            payload = {"caption": caption, "analysis": analysis.model_dump(), "backend": captioner.made_by()}
+            with store.writing("captions", fp, CAPTION_FILE) as tmp:
+                tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
+    path = store.artifact_path("captions", fp, CAPTION_FILE)
+    record = CaptionRecord(path=str(path), fingerprint=fp, caption=caption, backend=captioner.made_by())
+    metadata = stage_metadata(
+        captioner,
+        fp,
+        cached,
+        timer,
+        path=str(path),
+        caption=caption,
+        mean_motion=round(analysis.mean_motion, 5),
+        brightness=round(analysis.brightness, 4),
+        first_seam_match=round(analysis.first_seam_match, 4),
+        last_seam_match=round(analysis.last_seam_match, 4),
+    )
+    yield Output(record, data_version=DataVersion(fp), metadata=metadata)
+    yield seam_check(analysis)
+    yield duration_check(analysis, plan.frame_count(index), plan.fps)

@@ -1,0 +1,118 @@
+"""final_video [render]: clips in plan order + mixed audio + subtitles + chapters → MP4."""
+
+from pathlib import Path
+
+from dagster import AssetDep, AssetExecutionContext, DataVersion, MetadataValue, Output, asset
+
+from longvid_assets.assets.common import Timer, stage_metadata, user_errors
+from longvid_assets.assets.segment_clips import CLIP_FILE
+from longvid_assets.errors import StaleInputError
+from longvid_assets.fingerprint import CODE_VERSIONS, clip_fp, final_fp
+from longvid_assets.media.assemble import assemble_video
+from longvid_assets.media.probe import iter_frames, probe
+from longvid_assets.media.subtitles import ffmetadata, narration_cues, to_srt
+from longvid_assets.media.thumbnails import thumbnail_md
+from longvid_assets.partitions import by_render, renders_partitions
+from longvid_assets.plan import RenderPlan
+from longvid_assets.records import AudioRecord, FinalVideo
+from longvid_assets.resources.images import ImageGenerator
+from longvid_assets.resources.store import ArtifactStore
+from longvid_assets.resources.video import VideoGenerator
+
+
+def current_clips(
+    plan: RenderPlan, video: VideoGenerator, images: ImageGenerator, store: ArtifactStore
+) -> list[str]:
+    """Fingerprints of the clips this plan needs; every one must already be stored."""
+    fps = [clip_fp(plan, s.index, video.identity(), images.identity()) for s in plan.segments]
+    missing = [s.key for s, fp in zip(plan.segments, fps) if not store.has("clips", fp, CLIP_FILE)]
+    if missing:
+        keys = ", ".join(f"{plan.render}|{m}" for m in missing[:5])
+        raise StaleInputError(
+            f"segment_clips missing or stale for {keys}{' …' if len(missing) > 5 else ''} — "
+            "materialize segment_clips for those partitions first"
+        )
+    return fps
+
+
+def subtitles_for(audio: AudioRecord) -> str:
+    cues = []
+    for timing in audio.narration:
+        cues += narration_cues(timing.start_s, timing.duration_s, timing.text)
+    return to_srt(cues)
+
+
+def chapters_for(plan: RenderPlan) -> str:
+    chapters = []
+    for seg in plan.segments:
+        start = plan.start_s(seg.index)
+        name = f"{seg.index + 1}. {seg.prompt[:60]}"
+        chapters.append((start, start + plan.frame_count(seg.index) / plan.fps, name))
+    return ffmetadata(plan.title, chapters)
+
+
+@asset(
+    partitions_def=renders_partitions,
+    deps=[
+        AssetDep("segment_clips", partition_mapping=by_render),
+        AssetDep("clip_captions", partition_mapping=by_render),
+    ],
+    code_version=CODE_VERSIONS["final_video"],
+    group_name="longvid",
+    kinds={"python"},
+)
+def final_video(
+    context: AssetExecutionContext,
+    segment_plan: RenderPlan,
+    audio_tracks: AudioRecord,
+    image_generator: ImageGenerator,
+    video_generator: VideoGenerator,
+    store: ArtifactStore,
+) -> Output[FinalVideo]:
+    """The narrated MP4 with a soft subtitle track and one chapter per segment, plus an SRT."""
+    timer, plan, render = Timer(), segment_plan, context.partition_key
+    with user_errors():
+        clips = current_clips(plan, video_generator, image_generator, store)
+        fp = final_fp(plan, clips, audio_tracks.fingerprint)
+        srt = subtitles_for(audio_tracks)
+        cached = store.has("final", fp, "video.mp4")
+        if not cached:
+            paths = [store.artifact_path("clips", c, CLIP_FILE) for c in clips]
+            with store.writing("final", fp, "video.mp4") as tmp:
+                assemble_video(paths, Path(audio_tracks.path), srt, chapters_for(plan), tmp)
+        artifact = store.artifact_path("final", fp, "video.mp4")
+        # Friendly copies: <root>/renders/<render>/<render>.mp4 and .srt
+        published = store.publish(artifact, render, f"{render}.mp4")
+        with store.writing("final", fp, "subtitles.srt") as tmp:
+            tmp.write_text(srt, encoding="utf-8")
+        srt_path = store.publish(store.artifact_path("final", fp, "subtitles.srt"), render, f"{render}.srt")
+    info = probe(published, count_frames=False)
+    frames = [next(iter_frames(artifact, every=1))]
+    metadata = stage_metadata(
+        video_generator,
+        fp,
+        cached,
+        timer,
+        path=str(published),
+        subtitles=str(srt_path),
+        duration_s=round(info.duration_s, 3),
+        planned_duration_s=round(plan.duration_s, 3),
+        size_mb=round(published.stat().st_size / 1e6, 2),
+        resolution=f"{info.width}x{info.height}",
+        fps=round(info.fps, 3),
+        segments=len(plan.segments),
+        backends=MetadataValue.md(backend_table(plan, image_generator, video_generator, audio_tracks)),
+        thumbnail=thumbnail_md(frames, width=320, caption=plan.title),
+    )
+    record = FinalVideo(path=str(published), subtitles=str(srt_path), fingerprint=fp, duration_s=plan.duration_s)
+    return Output(record, data_version=DataVersion(fp), metadata=metadata)
+
+
+def backend_table(plan: RenderPlan, images, video, audio: AudioRecord) -> str:
+    rows = [
+        ("plan", plan.planner),
+        ("keyframes", images.made_by()),
+        ("clips", video.made_by()),
+        ("audio", f"{len(audio.narration)} narrations, mix {audio.integrated_lufs or '-'} LUFS"),
+    ]
+    return "| stage | made by |\n|---|---|\n" + "\n".join(f"| {a} | {b} |" for a, b in rows)

@@ -1,0 +1,1 @@
+"""The embedded default backends' pure logic: CPU, offline, seconds."""

@@ -1,0 +1,1 @@
+"""Pure media helpers around ffmpeg (imageio-ffmpeg's binary) and PyAV."""

@@ -1,0 +1,231 @@
+"""A planner on any OpenAI-compatible chat endpoint (OpenAI, vLLM, ...), through instructor.
+
+The model answers with a `PlannedVideo`; instructor validates it and re-asks with the
+validation errors when it does not fit (bad JSON, a missing field, a narration too long for
+its segment), up to `max_retries` times.
+"""
+
+import logging
+import math
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_validator
+
+from longvid_assets.embedded.scenes import MOODS
+from longvid_assets.errors import BackendError
+from longvid_assets.plan import (
+    NARRATION_PAD_S,
+    RenderDefaults,
+    SegmentDraft,
+    count_words,
+    estimate_duration,
+)
+from longvid_assets.prompts import MAX_SEGMENT_S, MIN_SEGMENT_S, PromptSpec
+from longvid_assets.resources.openai_errors import describe_failure
+from longvid_assets.resources.planner import PlanDraft, Planner
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+INSTRUCTOR_MODES = ("json", "tools", "md_json")
+
+SYSTEM_PROMPT = """You plan long narrated videos. Split the user's story into consecutive \
+segments, in order, covering all of it. For each segment give:
+- prompt: what the camera sees during the segment, as a concrete visual description;
+- last_keyframe: the still image the segment ends on (the next segment starts from it);
+- narration: the words spoken over the segment;
+- duration_s: the segment's length in seconds.
+Also give a title, opening_keyframe (the still image the first segment starts from) and \
+music_mood, one of: {moods}.
+Each narration is spoken at {wpm:.0f} words per minute, so it must have at most {max_words} \
+words; each duration_s is from {min_s:g} to {max_s:g} seconds and long enough to speak its \
+narration. Keyframes are single moments someone could paint: subjects, setting, light, \
+composition; no camera moves, no sounds, no text overlays.{target}"""
+
+
+class PlannedSegment(BaseModel):
+    prompt: str = Field(min_length=1, description="what the camera sees during the segment")
+    last_keyframe: str = Field(min_length=1, description="the still image the segment ends on")
+    narration: str = Field(min_length=1, description="the words spoken over the segment")
+    duration_s: float = Field(
+        ge=MIN_SEGMENT_S, le=MAX_SEGMENT_S, description="segment length in seconds"
+    )
+
+
+class PlannedVideo(BaseModel):
+    """The model's answer. Validation context `max_words` caps each narration's length."""
+
+    title: str = Field(min_length=1)
+    opening_keyframe: str = Field(
+        min_length=1, description="the still image the first segment starts from"
+    )
+    segments: list[PlannedSegment] = Field(min_length=1)
+    music_mood: Literal["calm", "uplifting", "tense", "dark", "playful", "epic"]
+
+    @field_validator("music_mood", mode="before")
+    @classmethod
+    def _mood_lower(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("segments")
+    @classmethod
+    def _narration_fits(cls, segments: list[PlannedSegment], info: ValidationInfo):
+        max_words = (info.context or {}).get("max_words")
+        if max_words is None:
+            return segments
+        for index, segment in enumerate(segments):
+            words = count_words(segment.narration)
+            if words > max_words:
+                raise ValueError(
+                    f"segment {index} narration has {words} words; at most {max_words} fit "
+                    "in one segment: split it into more segments or shorten it"
+                )
+        return segments
+
+
+class OpenAIPlanner(Planner):
+    """Plans with a chat model on any OpenAI-compatible server (`base_url`, e.g. vLLM)."""
+
+    backend_name: ClassVar[str] = "openai"
+    not_in_fingerprint: ClassVar[frozenset[str]] = frozenset(
+        {"max_retries", "timeout_s", "http_retries"}
+    )
+
+    model: str = "gpt-4o-mini"
+    base_url: str | None = None
+    api_key: str
+    mode: str = "json"
+    max_retries: int = Field(3, ge=0, description="re-asks when a reply does not validate")
+    timeout_s: float = Field(120.0, gt=0)
+    temperature: float = Field(0.2, ge=0, le=2)
+    http_retries: int = Field(2, ge=0, description="OpenAI client retries on network faults")
+
+    _client: Any = PrivateAttr(default=None)
+
+    @field_validator("mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        if value not in INSTRUCTOR_MODES:
+            raise ValueError(
+                f"planner.mode {value!r} is not an instructor mode we support: use one of "
+                f"{', '.join(INSTRUCTOR_MODES)}"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"planner.base_url {value!r} is not an http(s) URL: "
+                "use e.g. http://localhost:8000/v1"
+            )
+        return value
+
+    def setup_for_execution(self, context) -> None:
+        self.client()
+
+    def teardown_after_execution(self, context) -> None:
+        if self._client is not None:
+            self._client.client.close()
+            self._client = None
+
+    def client(self):
+        """The instructor client, created once per resource instance."""
+        if self._client is None:
+            import instructor
+            import openai
+
+            raw = openai.OpenAI(
+                api_key=self.api_key,
+                base_url=self.base_url or DEFAULT_BASE_URL,
+                timeout=self.timeout_s,
+                max_retries=self.http_retries,
+            )
+            mode = {
+                "json": instructor.Mode.JSON,
+                "tools": instructor.Mode.TOOLS,
+                "md_json": instructor.Mode.MD_JSON,
+            }[self.mode]
+            self._client = instructor.from_openai(raw, mode=mode)
+        return self._client
+
+    def plan(self, spec: PromptSpec, defaults: RenderDefaults) -> PlanDraft:
+        max_words = narration_word_limit(defaults)
+        # 1. Ask: instructor validates the reply and re-asks with the errors.
+        try:
+            video = self.client().chat.completions.create(
+                model=self.model,
+                response_model=PlannedVideo,
+                messages=build_messages(spec, defaults, max_words),
+                max_retries=self.max_retries,
+                context={"max_words": max_words},
+                strict=False,
+                temperature=self.temperature,
+            )
+        except Exception as exc:
+            message = describe_failure(exc, self.base_url or DEFAULT_BASE_URL, self.api_key)
+            if message is None:
+                raise
+            raise BackendError(message) from None
+        # 2. Convert to drafts, fitting durations to the limits and the requested total.
+        log.info("planner %s returned %d segments for %r", self.model, len(video.segments),
+                 video.title)
+        return PlanDraft(to_drafts(video, spec, defaults), video.music_mood)
+
+
+def narration_word_limit(defaults: RenderDefaults) -> int:
+    """Most words a narration may have and still be spoken within max_segment_s."""
+    speakable_s = defaults.max_segment_s - NARRATION_PAD_S
+    return max(1, math.floor(speakable_s * defaults.words_per_minute / 60.0))
+
+
+def build_messages(spec: PromptSpec, defaults: RenderDefaults, max_words: int) -> list[dict]:
+    target = ""
+    if spec.duration is not None:
+        count = max(1, round(spec.duration / ((defaults.min_segment_s + defaults.max_segment_s) / 2)))
+        target = (
+            f"\nThe whole video must last {spec.duration:g} seconds in total (about {count} "
+            "segments): make the duration_s values add up to exactly that."
+        )
+    system = SYSTEM_PROMPT.format(
+        moods=", ".join(MOODS),
+        wpm=defaults.words_per_minute,
+        max_words=max_words,
+        min_s=defaults.min_segment_s,
+        max_s=defaults.max_segment_s,
+        target=target,
+    )
+    user = spec.prompt if not spec.title else f"Title: {spec.title}\n\n{spec.prompt}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def to_drafts(video: PlannedVideo, spec: PromptSpec, defaults: RenderDefaults) -> list[SegmentDraft]:
+    """Drafts with durations long enough for their narration and within min/max_segment_s,
+    then scaled to add up to `spec.duration` when the prompt file sets one."""
+    durations = []
+    for index, segment in enumerate(video.segments):
+        needed = estimate_duration(segment.narration, defaults)
+        fitted = min(max(segment.duration_s, needed), defaults.max_segment_s)
+        if abs(fitted - segment.duration_s) > 1e-6:
+            log.warning(
+                "segment %03d duration %.2f s from the planner changed to %.2f s to fit its "
+                "narration and %g–%g s", index, segment.duration_s, fitted,
+                defaults.min_segment_s, defaults.max_segment_s,
+            )
+        durations.append(fitted)
+    if spec.duration is not None:
+        scale = spec.duration / sum(durations)
+        durations = [min(max(d * scale, MIN_SEGMENT_S), MAX_SEGMENT_S) for d in durations]
+    drafts = []
+    for index, (segment, duration) in enumerate(zip(video.segments, durations)):
+        drafts.append(
+            SegmentDraft(
+                prompt=segment.prompt.strip(),
+                narration=segment.narration.strip(),
+                duration_s=duration,
+                first_keyframe=video.opening_keyframe.strip() if index == 0 else None,
+                last_keyframe=segment.last_keyframe.strip(),
+            )
+        )
+    return drafts
