@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from longvid_assets.errors import PromptFileError
 
@@ -67,7 +68,7 @@ class PromptSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     title: str | None = None
-    prompt: str
+    prompt: str = ""  # required unless explicit `segments` are given
     duration: Annotated[float, Field(ge=MIN_SEGMENT_S, le=MAX_TOTAL_S)] | None = None
     resolution: tuple[int, int] | None = None
     fps: Annotated[int, Field(ge=1, le=60)] | None = None
@@ -83,6 +84,16 @@ class PromptSpec(BaseModel):
         if not value.strip():
             raise ValueError("is empty")
         return value.strip()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _prompt_or_segments(cls, data):
+        if isinstance(data, dict) and "prompt" not in data:
+            if not data.get("segments"):
+                raise PydanticCustomError("missing", "is required", {})
+            data = {**data, "prompt": " ".join(str(s.get("prompt", "")) for s in data["segments"]
+                                              if isinstance(s, dict)) or "-"}
+        return data
 
     @field_validator("resolution")
     @classmethod
@@ -166,7 +177,7 @@ def _parse_yaml(path: Path, text: str) -> dict:
 
 def _field_error(path: Path, exc: ValidationError) -> PromptFileError:
     error = exc.errors()[0]
-    loc = [str(part) for part in error["loc"]]
+    loc = [str(part) for part in error["loc"]] or (["prompt"] if error["type"] == "missing" else [])
     field = ".".join(loc) if loc else None
     top = loc[0] if loc else ""
     if error["type"] == "extra_forbidden":

@@ -33,13 +33,20 @@ SPEECH_PATH = "/v1/audio/speech"
 
 @dataclass
 class Request:
-    """One recorded request; `body` is the parsed JSON, or None when it was not JSON."""
+    """One recorded request; `headers` has lower-case names; `body` is the parsed JSON, or
+    None when it was not JSON."""
 
     method: str
     path: str
     headers: dict[str, str]
     raw: bytes
     body: Any = None
+
+    @property
+    def bearer(self) -> str | None:
+        """The token of an `Authorization: Bearer ...` header."""
+        value = self.headers.get("authorization", "")
+        return value[len("Bearer ") :] if value.startswith("Bearer ") else None
 
 
 @dataclass
@@ -274,7 +281,9 @@ def _make_handler_class(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             path = self.path.split("?", 1)[0]
-            request = Request("POST", path, dict(self.headers.items()), raw, _parse_json(raw))
+            request = Request(
+                "POST", path, {k.lower(): v for k, v in self.headers.items()}, raw, _parse_json(raw)
+            )
             server._record(request)
             handler = server.routes.get(path)
             if handler is None:

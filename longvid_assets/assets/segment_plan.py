@@ -27,6 +27,8 @@ def make_plan(
     else:
         draft = planner.plan(spec, defaults)
         drafts, suggested_mood, made_by = draft.segments, draft.music_mood, planner.made_by()
+        if draft.title and not spec.title:
+            spec = spec.model_copy(update={"title": draft.title})
     music = spec.music or defaults.music
     return build_plan(
         spec,

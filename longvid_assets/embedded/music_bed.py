@@ -31,23 +31,54 @@ class MoodStyle:
 
 
 MOODS: dict[str, MoodStyle] = {
-    # Imaj7 - vi7 - IVmaj7 - V, slow and open
-    "calm": MoodStyle(60, ((0, 4, 7, 11), (-3, 0, 4, 7), (-7, -3, 0, 4), (-5, -1, 2, 7)), 8.0,
-                      60.0, 0.35, 0.10),
-    # I - V - vi - IV with a steady eighth-note pulse
-    "uplifting": MoodStyle(62, ((0, 4, 7), (-5, -1, 2, 7), (-3, 0, 4, 9), (-7, -3, 0, 5)), 4.0,
-                           200.0, 0.5, 0.22),
-    # i - bII - i - v, low and insistent
-    "tense": MoodStyle(57, ((0, 3, 7), (1, 5, 8), (0, 3, 7), (-5, -2, 2)), 4.0, 240.0, 0.3,
-                       0.20),
-    # i - bVI - iv - i, dark register, no pulse
-    "dark": MoodStyle(50, ((0, 3, 7), (-4, 0, 3), (5, 8, 12), (0, 3, 7)), 8.0, 0.0, 0.2, 0.0),
-    # I - IV - ii - V, bright and quick
-    "playful": MoodStyle(65, ((0, 4, 7), (5, 9, 12), (2, 5, 9), (-5, -1, 2, 5)), 2.0, 264.0,
-                         0.7, 0.28),
-    # i - bVI - bIII - bVII, wide and rising
-    "epic": MoodStyle(55, ((0, 3, 7, 12), (-4, 0, 3, 8), (3, 7, 10, 15), (-2, 2, 5, 10)), 4.0,
-                      180.0, 0.6, 0.22),
+    "calm": MoodStyle(  # Imaj7 - vi7 - IVmaj7 - V, slow and open
+        root=60,
+        chords=((0, 4, 7, 11), (-3, 0, 4, 7), (-7, -3, 0, 4), (-5, -1, 2, 7)),
+        chord_s=8.0,
+        bpm=60.0,
+        brightness=0.35,
+        pulse_level=0.10,
+    ),
+    "uplifting": MoodStyle(  # I - V - vi - IV with a steady quick pulse
+        root=62,
+        chords=((0, 4, 7), (-5, -1, 2, 7), (-3, 0, 4, 9), (-7, -3, 0, 5)),
+        chord_s=4.0,
+        bpm=200.0,
+        brightness=0.5,
+        pulse_level=0.22,
+    ),
+    "tense": MoodStyle(  # i - bII - i - v, low and insistent
+        root=57,
+        chords=((0, 3, 7), (1, 5, 8), (0, 3, 7), (-5, -2, 2)),
+        chord_s=4.0,
+        bpm=240.0,
+        brightness=0.3,
+        pulse_level=0.20,
+    ),
+    "dark": MoodStyle(  # i - bVI - iv - i, dark register, no pulse
+        root=50,
+        chords=((0, 3, 7), (-4, 0, 3), (5, 8, 12), (0, 3, 7)),
+        chord_s=8.0,
+        bpm=0.0,
+        brightness=0.2,
+        pulse_level=0.0,
+    ),
+    "playful": MoodStyle(  # I - IV - ii - V, bright and quick
+        root=65,
+        chords=((0, 4, 7), (5, 9, 12), (2, 5, 9), (-5, -1, 2, 5)),
+        chord_s=2.0,
+        bpm=264.0,
+        brightness=0.7,
+        pulse_level=0.28,
+    ),
+    "epic": MoodStyle(  # i - bVI - bIII - bVII, wide and rising
+        root=55,
+        chords=((0, 3, 7, 12), (-4, 0, 3, 8), (3, 7, 10, 15), (-2, 2, 5, 10)),
+        chord_s=4.0,
+        bpm=180.0,
+        brightness=0.6,
+        pulse_level=0.22,
+    ),
 }
 DEFAULT_MOOD = "calm"
 

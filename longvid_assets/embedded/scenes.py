@@ -51,10 +51,10 @@ _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s)|[。！？]+[」�
 # A clause ends after , ; : (before whitespace), before a spaced dash, or at CJK marks.
 _CLAUSE_END = re.compile(r"[,;:]+(?=\s)|(?=\s[—–-]\s)|[，；：、]+")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr st prof sr jr vs etc e.g i.e no vol fig mt ft approx dept".split()
+    ["mr", "mrs", "ms", "dr", "st", "prof", "sr", "jr", "vs", "etc", "e.g", "i.e", "no", "vol"]
 )
 _CJK_MARKS = frozenset("。！？」』”’），；：、")
-_LEADING_JOINERS = frozenset("and but then so or yet while".split())
+_LEADING_JOINERS = frozenset(["and", "but", "then", "so", "or", "yet", "while"])
 _TRIM = " \t\n\"'“”‘’«»()[]—–-,;:.!?…。！？，；：、"
 
 
@@ -73,7 +73,7 @@ class _Scene:
     def text(self) -> str:
         """The pieces rejoined: a space between them, none after CJK full stops."""
         parts = [self.pieces[0]]
-        for previous, piece in zip(self.pieces, self.pieces[1:]):
+        for previous, piece in zip(self.pieces, self.pieces[1:], strict=False):
             parts.append(piece if previous[-1] in _CJK_MARKS else f" {piece}")
         return "".join(parts)
 

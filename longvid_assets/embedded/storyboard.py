@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageEnhance, ImageFont
+from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
 if TYPE_CHECKING:  # resources.images imports this module to implement its generator
     from longvid_assets.resources.images import KeyframeRequest
@@ -32,13 +32,14 @@ class Scene:
     horizon: float | None = None  # fraction of the height
     light: str | None = None  # "sun", "low_sun", "moon", "planet"
     layers: tuple[str, ...] = ()
+    time: bool = False  # a time of day or weather: it sets the sky before places do
 
 
-_SUNSET = Scene(sky=((60, 40, 110), (255, 150, 70)), horizon=0.64, light="low_sun")
-_DAWN = Scene(sky=((90, 110, 170), (255, 190, 160)), horizon=0.66, light="low_sun")
+_SUNSET = Scene(sky=((60, 40, 110), (255, 150, 70)), horizon=0.64, light="low_sun", time=True)
+_DAWN = Scene(sky=((90, 110, 170), (255, 190, 160)), horizon=0.66, light="low_sun", time=True)
 _NIGHT = Scene(sky=((6, 8, 28), (32, 42, 86)), ground=((22, 26, 44), (8, 8, 16)), light="moon",
-               layers=("stars",))
-_DAY = Scene(sky=((60, 120, 200), (175, 210, 240)), light="sun")
+               layers=("stars",), time=True)
+_DAY = Scene(sky=((60, 120, 200), (175, 210, 240)), light="sun", time=True)
 _WATER = Scene(ground=((40, 100, 150), (10, 40, 80)), horizon=0.55, layers=("waves",))
 _FOREST = Scene(ground=((40, 80, 40), (14, 34, 20)), layers=("trees",))
 _CITY = Scene(ground=((70, 70, 80), (34, 34, 44)), horizon=0.72, layers=("buildings",))
@@ -49,17 +50,19 @@ _SNOW = Scene(sky=((150, 170, 200), (226, 232, 242)), ground=((242, 246, 252), (
 _MOUNTAIN = Scene(horizon=0.7, layers=("mountains",))
 _FIRE = Scene(sky=((40, 10, 10), (205, 75, 20)), ground=((60, 20, 10), (20, 5, 5)),
               layers=("flames",))
-_SPACE = Scene(sky=((2, 2, 12), (16, 10, 42)), horizon=1.0, light="planet", layers=("stars",))
-_STORM = Scene(sky=((48, 52, 62), (112, 116, 126)), layers=("clouds", "rain"))
-_FOG = Scene(sky=((150, 156, 168), (205, 208, 214)), layers=("clouds",))
+_SPACE = Scene(sky=((2, 2, 12), (16, 10, 42)), horizon=1.0, light="planet", layers=("stars",),
+               time=True)
+_STORM = Scene(sky=((48, 52, 62), (112, 116, 126)), layers=("clouds", "rain"), time=True)
+_FOG = Scene(sky=((150, 156, 168), (205, 208, 214)), layers=("clouds",), time=True)
 _VOLCANO = Scene(sky=_FIRE.sky, ground=_FIRE.ground, horizon=0.75, layers=("mountains", "flames"))
 _FIELD = Scene(ground=((95, 150, 60), (50, 100, 40)), layers=("hills",))
-_UNDERWATER = Scene(sky=((10, 60, 90), (40, 140, 160)), horizon=0.9, light="sun")
+_UNDERWATER = Scene(sky=((10, 60, 90), (40, 140, 160)), ground=((190, 170, 120), (120, 100, 70)),
+                    horizon=0.85, light="sun", layers=("bubbles",))
 
 SCENES: dict[str, Scene] = {
     **dict.fromkeys(["sunset", "evening"], _SUNSET),
     **dict.fromkeys(["sunrise", "dawn", "dusk", "twilight"], _DAWN),
-    **dict.fromkeys(["night", "midnight", "moon", "moonlight", "dark", "star"], _NIGHT),
+    **dict.fromkeys(["night", "midnight", "moon", "moonlight", "dark", "starry"], _NIGHT),
     **dict.fromkeys(["day", "morning", "noon", "sunny", "sun", "summer"], _DAY),
     **dict.fromkeys(["ocean", "sea", "beach", "wave", "lake", "river", "harbor", "coast"], _WATER),
     **dict.fromkeys(["forest", "wood", "woods", "jungle", "tree", "pine"], _FOREST),
@@ -69,7 +72,7 @@ SCENES: dict[str, Scene] = {
     **dict.fromkeys(["mountain", "peak", "alps", "cliff", "valley", "ridge"], _MOUNTAIN),
     **dict.fromkeys(["fire", "flame", "fiery", "burning", "blaze", "campfire"], _FIRE),
     **dict.fromkeys(["volcano", "lava", "eruption", "erupting"], _VOLCANO),
-    **dict.fromkeys(["space", "starry", "galaxy", "cosmos", "planet", "orbit", "nebula"], _SPACE),
+    **dict.fromkeys(["space", "star", "galaxy", "cosmos", "planet", "orbit", "nebula"], _SPACE),
     **dict.fromkeys(["rain", "storm", "thunder", "lightning", "downpour"], _STORM),
     **dict.fromkeys(["fog", "foggy", "mist", "cloud", "haze", "overcast"], _FOG),
     **dict.fromkeys(["field", "meadow", "hill", "countryside", "farm", "garden"], _FIELD),
@@ -158,21 +161,25 @@ def _lookup(word: str, table: dict):
 
 
 def _compose(words: list[str], description: str) -> tuple[Scene, RGB | None, bool]:
-    """Merge the scenes named in order of appearance: the first word that sets a field wins."""
-    sky = ground = horizon = light = None
-    layers: list[str] = []
-    accent = None
-    unknown = []
+    """Merge the scenes named: the first that sets a field wins, the sky and light taken first
+    from times of day and weather (night, sunset, fog) and the ground and horizon from places."""
+    accent, unknown, named = None, [], []
     for word in words:
         scene, colour = _lookup(word, SCENES), _lookup(word, COLOURS)
         if colour is not None and accent is None:
             accent = colour
         if scene is None:
             unknown.append(word)
-            continue
-        sky, ground = sky or scene.sky, ground or scene.ground
-        horizon = horizon if horizon is not None else scene.horizon
-        light = light or scene.light
+        elif scene not in named:
+            named.append(scene)
+    times = [scene for scene in named if scene.time]
+    places = [scene for scene in named if not scene.time]
+    sky = next((scene.sky for scene in times + places if scene.sky), None)
+    light = next((scene.light for scene in times + places if scene.light), None)
+    ground = next((scene.ground for scene in places + times if scene.ground), None)
+    horizon = next((s.horizon for s in places + times if s.horizon is not None), None)
+    layers: list[str] = []
+    for scene in named:
         layers += [layer for layer in scene.layers if layer not in layers]
     hue = _hue(" ".join(sorted(set(unknown))) or description)
     if sky is None:
@@ -222,17 +229,9 @@ def _backdrop(c: Canvas, light: str | None, rng: random.Random, accent: RGB | No
     if light is None:
         return image.clip(0, 255).astype(np.uint8)
 
-    side = min(c.width, c.height)
-    radius = side * (0.28 if light == "planet" else 0.075)
-    cx = c.width * rng.uniform(0.2, 0.8)
-    cy = {"low_sun": c.horizon_y - radius * 0.35, "planet": c.height * rng.uniform(0.55, 0.8)}.get(
-        light, c.horizon_y * rng.uniform(0.25, 0.55)
-    )
+    radius, cx, cy, colour = _light_source(c, light, rng, accent)
     ys, xs = np.ogrid[: c.height, : c.width]
     dist = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2, dtype=np.float32)
-    colour = {"moon": (236, 236, 220), "planet": accent or _hsv(_hue(f"{cx}"), 0.5, 0.85)}.get(
-        light, (255, 228, 150)
-    )
     glow = np.exp(-((dist / (radius * 4.0)) ** 2))[..., None] * (0.25 if light == "moon" else 0.5)
     image += glow * (np.float32(colour) - image * 0.5)
     disc = np.clip(radius - dist, 0.0, 1.0)
@@ -248,6 +247,22 @@ def _backdrop(c: Canvas, light: str | None, rng: random.Random, accent: RGB | No
         disc[c.horizon_y :] = 0.0  # the ground hides a low sun
     image = image * (1 - disc[..., None]) + colour_map * disc[..., None]
     return image.clip(0, 255).astype(np.uint8)
+
+
+def _light_source(
+    c: Canvas, light: str, rng: random.Random, accent: RGB | None
+) -> tuple[float, float, float, RGB]:
+    """Radius, centre and colour of the sun, moon or planet."""
+    side = min(c.width, c.height)
+    cx = c.width * rng.uniform(0.2, 0.8)
+    if light == "planet":
+        colour = accent or _hsv(rng.random(), 0.5, 0.85)
+        return side * 0.28, cx, c.height * rng.uniform(0.55, 0.8), colour
+    radius = side * 0.075
+    if light == "low_sun":
+        return radius, cx, c.horizon_y - radius * 0.35, (255, 228, 150)
+    cy = c.horizon_y * rng.uniform(0.25, 0.55)
+    return radius, cx, cy, (236, 236, 220) if light == "moon" else (255, 228, 150)
 
 
 def _silhouette(c: Canvas, depth: float) -> RGB:
@@ -363,6 +378,13 @@ def _rain(draw: ImageDraw.ImageDraw, rng: random.Random, c: Canvas) -> None:
         draw.line((x, y, x - length * 0.3, y + length), fill=(170, 180, 200))
 
 
+def _bubbles(draw: ImageDraw.ImageDraw, rng: random.Random, c: Canvas) -> None:
+    for _ in range(24):
+        x, y = rng.uniform(0, c.width), rng.uniform(0, c.height)
+        r = c.height * rng.uniform(0.004, 0.02)
+        draw.ellipse((x - r, y - r, x + r, y + r), outline=(200, 235, 245))
+
+
 def _figure(draw: ImageDraw.ImageDraw, rng: random.Random, c: Canvas) -> None:
     tall = c.height * 0.2
     feet = c.horizon_y + (c.height - c.horizon_y) * 0.35
@@ -377,7 +399,7 @@ def _figure(draw: ImageDraw.ImageDraw, rng: random.Random, c: Canvas) -> None:
 LAYERS = {
     "mountains": _mountains, "hills": _hills, "trees": _trees, "buildings": _buildings,
     "waves": _waves, "dunes": _dunes, "flames": _flames, "stars": _stars,
-    "snowfall": _snowfall, "clouds": _clouds, "rain": _rain,
+    "snowfall": _snowfall, "clouds": _clouds, "rain": _rain, "bubbles": _bubbles,
 }
 
 
@@ -386,8 +408,7 @@ def _apply_style(image: Image.Image, style: str) -> Image.Image:
     if words & {"noir", "monochrome", "grayscale", "greyscale", "sketch", "pencil", "charcoal"}:
         return image.convert("L").convert("RGB")
     if words & {"sepia", "vintage", "retro"}:
-        return Image.merge("RGB", [image.convert("L").point(lambda v, k=k: v * k) for k in
-                                   (1.0, 0.85, 0.66)])
+        return ImageOps.colorize(image.convert("L"), black=(20, 12, 4), white=(255, 232, 190))
     if words & {"pastel", "watercolor", "watercolour", "soft", "dreamy"}:
         return Image.blend(image, Image.new("RGB", image.size, (245, 240, 235)), 0.3)
     if words & {"neon", "vivid", "cyberpunk", "saturated", "comic"}:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from longvid_assets.media.ffmpeg import run
+from longvid_assets.media.ffmpeg import ffmpeg_exe, run_args
 
 
 def assemble_video(
@@ -27,9 +27,8 @@ def assemble_video(
         meta.write_text(metadata_text, encoding="utf-8")
         # 2. Mux: video copy, AAC audio, mov_text subtitles, chapters from input 3.
         video = ffmpeg.input(str(concat), format="concat", safe=0)
-        sound = ffmpeg.input(str(audio))
+        sound = ffmpeg.input(str(audio), format="wav")
         subs = ffmpeg.input(str(srt))
-        chapters = ffmpeg.input(str(meta), format="ffmetadata")
         stream = ffmpeg.output(
             video["v"],
             sound["a"],
@@ -46,7 +45,12 @@ def assemble_video(
             map_chapters=3,
             **{"metadata:s:s:0": "language=eng", "metadata:s:a:0": "language=eng"},
         )
-        run(stream, f"assembling {out.name}")
+        # ffmpeg-python drops inputs that no mapped stream uses; the chapter metadata has
+        # no streams, so it goes in by hand as input 3, after the three mapped inputs.
+        args = stream.compile(cmd=ffmpeg_exe(), overwrite_output=True)
+        first_map = args.index("-map")
+        args[first_map:first_map] = ["-f", "ffmetadata", "-i", str(meta)]
+        run_args(args, f"assembling {out.name}")
 
 
 def _quote(path: Path) -> str:

@@ -1,6 +1,7 @@
 """ffmpeg through ffmpeg-python, always with the static binary that imageio-ffmpeg ships."""
 
 import functools
+import subprocess
 from pathlib import Path
 
 import ffmpeg
@@ -21,6 +22,13 @@ def run(stream, what: str) -> None:
         ffmpeg.run(stream, cmd=ffmpeg_exe(), quiet=True, overwrite_output=True)
     except ffmpeg.Error as exc:
         raise BackendError(f"ffmpeg failed while {what}: {_last_line(exc.stderr)}") from None
+
+
+def run_args(args: list[str], what: str) -> None:
+    """Run a compiled ffmpeg argument list (no shell); one-line error on failure."""
+    done = subprocess.run(args, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise BackendError(f"ffmpeg failed while {what}: {_last_line(done.stderr)}")
 
 
 def _last_line(stderr: bytes | None) -> str:
@@ -49,7 +57,7 @@ class VideoWriter:
             movflags="+faststart",
             r=fps,
             format="mp4",
-        )
+        ).global_args("-nostats", "-loglevel", "error")  # stderr stays small: no pipe stall
         self._process = ffmpeg.run_async(
             stream, cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True, overwrite_output=True
         )

@@ -5,23 +5,28 @@ validation errors when it does not fit (bad JSON, a missing field, a narration t
 its segment), up to `max_retries` times.
 """
 
+import json
 import logging
-import math
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
-from longvid_assets.embedded.scenes import MOODS
+from longvid_assets.embedded.scenes import MOODS, word_budget
 from longvid_assets.errors import BackendError
 from longvid_assets.plan import (
-    NARRATION_PAD_S,
     RenderDefaults,
     SegmentDraft,
     count_words,
     estimate_duration,
 )
 from longvid_assets.prompts import MAX_SEGMENT_S, MIN_SEGMENT_S, PromptSpec
-from longvid_assets.resources.openai_errors import describe_failure
 from longvid_assets.resources.planner import PlanDraft, Planner
 
 log = logging.getLogger(__name__)
@@ -151,7 +156,7 @@ class OpenAIPlanner(Planner):
         return self._client
 
     def plan(self, spec: PromptSpec, defaults: RenderDefaults) -> PlanDraft:
-        max_words = narration_word_limit(defaults)
+        max_words, _ = word_budget(defaults)
         # 1. Ask: instructor validates the reply and re-asks with the errors.
         try:
             video = self.client().chat.completions.create(
@@ -164,26 +169,23 @@ class OpenAIPlanner(Planner):
                 temperature=self.temperature,
             )
         except Exception as exc:
-            message = describe_failure(exc, self.base_url or DEFAULT_BASE_URL, self.api_key)
+            base_url = self.base_url or DEFAULT_BASE_URL
+            message = describe_openai_failure(exc, base_url, self.api_key, self.timeout_s)
             if message is None:
                 raise
             raise BackendError(message) from None
         # 2. Convert to drafts, fitting durations to the limits and the requested total.
-        log.info("planner %s returned %d segments for %r", self.model, len(video.segments),
-                 video.title)
-        return PlanDraft(to_drafts(video, spec, defaults), video.music_mood)
-
-
-def narration_word_limit(defaults: RenderDefaults) -> int:
-    """Most words a narration may have and still be spoken within max_segment_s."""
-    speakable_s = defaults.max_segment_s - NARRATION_PAD_S
-    return max(1, math.floor(speakable_s * defaults.words_per_minute / 60.0))
+        log.info(
+            "planner %s returned %d segments for %r", self.model, len(video.segments), video.title
+        )
+        return PlanDraft(to_drafts(video, spec, defaults), video.music_mood, title=video.title)
 
 
 def build_messages(spec: PromptSpec, defaults: RenderDefaults, max_words: int) -> list[dict]:
     target = ""
     if spec.duration is not None:
-        count = max(1, round(spec.duration / ((defaults.min_segment_s + defaults.max_segment_s) / 2)))
+        typical_s = (defaults.min_segment_s + defaults.max_segment_s) / 2
+        count = max(1, round(spec.duration / typical_s))
         target = (
             f"\nThe whole video must last {spec.duration:g} seconds in total (about {count} "
             "segments): make the duration_s values add up to exactly that."
@@ -200,7 +202,9 @@ def build_messages(spec: PromptSpec, defaults: RenderDefaults, max_words: int) -
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def to_drafts(video: PlannedVideo, spec: PromptSpec, defaults: RenderDefaults) -> list[SegmentDraft]:
+def to_drafts(
+    video: PlannedVideo, spec: PromptSpec, defaults: RenderDefaults
+) -> list[SegmentDraft]:
     """Drafts with durations long enough for their narration and within min/max_segment_s,
     then scaled to add up to `spec.duration` when the prompt file sets one."""
     durations = []
@@ -210,15 +214,19 @@ def to_drafts(video: PlannedVideo, spec: PromptSpec, defaults: RenderDefaults) -
         if abs(fitted - segment.duration_s) > 1e-6:
             log.warning(
                 "segment %03d duration %.2f s from the planner changed to %.2f s to fit its "
-                "narration and %g–%g s", index, segment.duration_s, fitted,
-                defaults.min_segment_s, defaults.max_segment_s,
+                "narration and %g–%g s",
+                index,
+                segment.duration_s,
+                fitted,
+                defaults.min_segment_s,
+                defaults.max_segment_s,
             )
         durations.append(fitted)
     if spec.duration is not None:
         scale = spec.duration / sum(durations)
         durations = [min(max(d * scale, MIN_SEGMENT_S), MAX_SEGMENT_S) for d in durations]
     drafts = []
-    for index, (segment, duration) in enumerate(zip(video.segments, durations)):
+    for index, (segment, duration) in enumerate(zip(video.segments, durations, strict=True)):
         drafts.append(
             SegmentDraft(
                 prompt=segment.prompt.strip(),
@@ -229,3 +237,99 @@ def to_drafts(video: PlannedVideo, spec: PromptSpec, defaults: RenderDefaults) -
             )
         )
     return drafts
+
+
+def describe_openai_failure(
+    exc: Exception, base_url: str, api_key: str, timeout_s: float | None = None
+) -> str | None:
+    """One line naming what failed and the fix, for an error from instructor or the OpenAI
+    client; None for anything else (a bug: let it raise). The API key never appears."""
+    import instructor.core as instructor_errors
+    import openai
+
+    # 1. Instructor wraps whatever ended its attempts; the cause is the real failure.
+    cause = exc.__cause__ if isinstance(exc, instructor_errors.InstructorRetryException) else exc
+    cause = cause or exc
+    if isinstance(cause, openai.APITimeoutError):
+        message = (
+            f"no reply from {base_url} within {timeout_s or '?'} s — check the server is up "
+            "and serving the model, or raise planner.timeout_s"
+        )
+    elif isinstance(cause, openai.APIConnectionError):
+        message = (
+            f"cannot reach {base_url}: {_root_reason(cause)} — start the server or fix "
+            "planner.base_url"
+        )
+    elif isinstance(cause, openai.AuthenticationError | openai.PermissionDeniedError):
+        message = (
+            f"{base_url} refused the API key (HTTP {cause.status_code}: "
+            f"{_server_message(cause)}) — set OPENAI_API_KEY to a valid key for this server"
+        )
+    elif isinstance(cause, openai.APIStatusError):
+        message = (
+            f"{base_url} answered HTTP {cause.status_code}: {_server_message(cause)} — "
+            f"{_status_fix(cause.status_code)}"
+        )
+    elif isinstance(exc, instructor_errors.IncompleteOutputException):
+        message = (
+            "the model's reply was cut off at its token limit — shorten the prompt, or use a "
+            "model with a longer output limit"
+        )
+    elif isinstance(exc, instructor_errors.InstructorRetryException) and exc.failed_attempts:
+        first_error = _first_error(exc.failed_attempts[-1].exception)
+        message = (
+            f"the model's reply did not validate after {exc.n_attempts} tries: {first_error} — "
+            "raise planner.max_retries, try planner.mode 'tools', or use a stronger model"
+        )
+    elif isinstance(exc, instructor_errors.InstructorError | openai.OpenAIError):
+        message = f"planner request failed: {cause}"
+    else:
+        return None
+    return _one_line(message, api_key)
+
+
+_STATUS_FIXES = {
+    400: "check planner.model and planner.mode (the server may not support JSON mode or tools)",
+    404: "check planner.model is served there and planner.base_url ends in /v1",
+    429: "wait for the rate limit or quota to reset, or lower concurrency",
+}
+
+
+def _status_fix(status: int) -> str:
+    if status >= 500:
+        return "the server failed: check its logs, then retry"
+    return _STATUS_FIXES.get(status, "check planner.model, planner.mode and the server")
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The innermost cause's message, e.g. '[Errno 111] Connection refused'."""
+    seen = set()
+    while (exc.__cause__ or exc.__context__) is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return str(exc) or type(exc).__name__
+
+
+def _server_message(exc) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict) and error.get("message"):
+            return str(error["message"])
+        return json.dumps(body)[:200]
+    return str(body or exc.message)[:200]
+
+
+def _first_error(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        return f"{where}: {message}" if where else message
+    return str(exc)
+
+
+def _one_line(message: str, api_key: str) -> str:
+    if api_key:
+        message = message.replace(api_key, "***")
+    return " ".join(message.split())[:600]

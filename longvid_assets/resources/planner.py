@@ -14,6 +14,7 @@ class PlanDraft:
 
     segments: list[SegmentDraft]
     music_mood: str
+    title: str | None = None
 
 
 class Planner(BackendResource):
