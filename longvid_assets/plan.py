@@ -19,7 +19,7 @@ class RenderDefaults(Config):
 
     resolution: list[int] = [640, 360]
     fps: int = Field(24, ge=1, le=60)
-    style: str = "storyboard sketch"
+    style: str = "storyboard"
     voice: str = "en_US-joe-medium"
     music: str = "auto"
     seed: int = 0

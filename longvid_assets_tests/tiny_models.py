@@ -21,7 +21,7 @@ def clip_tokenizer():
     for char in CHARS:
         vocab[char] = len(vocab)
         vocab[f"{char}</w>"] = len(vocab)
-    return CLIPTokenizer(vocab=vocab, merges=[])
+    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
 
 
 def t5_tokenizer():
@@ -29,7 +29,7 @@ def t5_tokenizer():
 
     vocab = [("<pad>", 0.0), ("</s>", 0.0), ("<unk>", 0.0), ("▁", -1.0)]
     vocab += [(char, -1.0) for char in CHARS]
-    return T5TokenizerFast(vocab=vocab, extra_ids=0)
+    return T5TokenizerFast(vocab=vocab, extra_ids=0, model_max_length=512)
 
 
 def llama_tokenizer():
@@ -71,7 +71,6 @@ def save_tiny_sd3(path: Path) -> Path:
     """StableDiffusion3Pipeline: 2 CLIP text encoders, a T5, a one-layer MMDiT, 8x VAE."""
     import torch
     from diffusers import (
-        AutoencoderKL,
         FlowMatchEulerDiscreteScheduler,
         SD3Transformer2DModel,
         StableDiffusion3Pipeline,
@@ -81,12 +80,12 @@ def save_tiny_sd3(path: Path) -> Path:
     torch.manual_seed(0)
     pipe = StableDiffusion3Pipeline(
         transformer=SD3Transformer2DModel(
-            sample_size=8, patch_size=1, in_channels=4, num_layers=1, attention_head_dim=8,
+            sample_size=8, patch_size=1, in_channels=16, num_layers=1, attention_head_dim=8,
             num_attention_heads=4, caption_projection_dim=32, joint_attention_dim=32,
-            pooled_projection_dim=64, out_channels=4, pos_embed_max_size=16,
+            pooled_projection_dim=64, out_channels=16, pos_embed_max_size=16,
         ),
         scheduler=FlowMatchEulerDiscreteScheduler(),
-        vae=_tiny_vae(),
+        vae=_tiny_vae(sd3=True),
         text_encoder=CLIPTextModelWithProjection(clip_text_config()),
         tokenizer=clip_tokenizer(),
         text_encoder_2=CLIPTextModelWithProjection(clip_text_config()),
@@ -128,13 +127,20 @@ def save_tiny_sd(path: Path) -> Path:
     return Path(path)
 
 
-def _tiny_vae():
+def _tiny_vae(sd3: bool = False):
     from diffusers import AutoencoderKL
 
+    if sd3:  # SD3's VAE has no quant convs and shifts its latents
+        extra = dict(
+            use_quant_conv=False, use_post_quant_conv=False, shift_factor=0.0609,
+            scaling_factor=1.5035, latent_channels=16,
+        )
+    else:
+        extra = dict(latent_channels=4)
     return AutoencoderKL(
-        block_out_channels=(4, 4, 4, 4), in_channels=3, out_channels=3, latent_channels=4,
+        block_out_channels=(4, 4, 4, 4), in_channels=3, out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-        layers_per_block=1, norm_num_groups=2, sample_size=32,
+        layers_per_block=1, norm_num_groups=2, sample_size=32, **extra,
     )
 
 
