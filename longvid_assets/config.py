@@ -19,6 +19,8 @@ from longvid_assets.resources import BACKENDS
 from longvid_assets.resources.settings import LongvidSettings
 
 PROJECT_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+# Sections a config may leave out, and what they default to.
+OPTIONAL_SECTIONS = {"adherence": {"backend": "minilm"}}
 
 
 class SensorSettings(BaseModel):
@@ -26,6 +28,15 @@ class SensorSettings(BaseModel):
 
     prompts_dir: str = "prompts"
     interval_s: int = Field(15, ge=1)
+
+
+class ScheduleSettings(BaseModel):
+    """When `rerender_stale_schedule` re-renders what config or code changes left stale."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cron: str = "0 3 * * *"  # daily at 03:00
+    timezone: str = "UTC"
 
 
 class LongvidConfig(BaseModel):
@@ -38,6 +49,7 @@ class LongvidConfig(BaseModel):
     description: str = ""
     render: RenderDefaults = RenderDefaults()
     sensor: SensorSettings = SensorSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
     resources: dict[str, object]
 
 
@@ -62,6 +74,8 @@ def load_config(name: str | None = None) -> LongvidConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: top level must be a mapping of sections")
     sections = {key: raw.pop(key) for key in list(raw) if key in BACKENDS}
+    for key, default in OPTIONAL_SECTIONS.items():
+        sections.setdefault(key, dict(default))
     missing = sorted(set(BACKENDS) - set(sections))
     if missing:
         raise ConfigError(f"{path}: missing section(s) {', '.join(missing)} — add them with a 'backend:'")

@@ -39,17 +39,24 @@ def plan_fp(spec_json: dict, render: str, planner: dict, defaults: dict) -> str:
 
 
 def keyframe_fp(plan: RenderPlan, k: int, images: dict) -> str:
-    return fingerprint(
-        "keyframe",
-        CODE_VERSIONS["keyframe_images"],
-        images,
-        plan.boundary(k),
-        plan.style,
-        list(plan.resolution),
-        boundary_seed(plan, k),
-        k == 0,  # the opening frame carries the title card
-        plan.title if k == 0 else None,
-    )
+    """A generator that refines each keyframe from the previous one (`refines_previous` in
+    its identity: img2img, inpainting) chains in the previous keyframe's fingerprint."""
+    chained = bool(images.get("refines_previous"))
+    fp = None
+    for j in range(k + 1) if chained else [k]:
+        parts = (
+            "keyframe",
+            CODE_VERSIONS["keyframe_images"],
+            images,
+            plan.boundary(j),
+            plan.style,
+            list(plan.resolution),
+            boundary_seed(plan, j),
+            j == 0,  # the opening frame carries the title card
+            plan.title if j == 0 else None,
+        )
+        fp = fingerprint(*parts, fp) if chained else fingerprint(*parts)
+    return fp
 
 
 def clip_fp(plan: RenderPlan, i: int, video: dict, images: dict) -> str:
@@ -70,6 +77,8 @@ def clip_fp(plan: RenderPlan, i: int, video: dict, images: dict) -> str:
 
 
 def caption_fp(plan: RenderPlan, i: int, captioner: dict, video: dict, images: dict) -> str:
+    # The captioner sees the clip and the segment's prompt, never its narration: a
+    # narration-only edit must not re-caption (or re-generate) any picture.
     seg = plan.segments[i]
     return fingerprint(
         "caption",
@@ -77,7 +86,6 @@ def caption_fp(plan: RenderPlan, i: int, captioner: dict, video: dict, images: d
         captioner,
         clip_fp(plan, i, video, images),
         seg.prompt,
-        seg.narration,
     )
 
 

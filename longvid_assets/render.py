@@ -1,7 +1,10 @@
-"""Render one prompt file through Dagster: plan, then each segment, then the render stages.
+"""Render one prompt file through Dagster: plan, then each stale segment, then the render stages.
 
 Used by the CLI, the tests and the benchmarks. Each step is a real Dagster run in the given
-instance, so it shows in the UI with its logs and materializations.
+instance, so it shows in the UI with its logs and materializations. Before launching a run
+the expected fingerprints are compared with what the instance recorded and the store holds
+(`staleness.py`): a fresh partition gets no run at all, so a rerun after a one-segment edit
+costs one segment run plus the render-level stages.
 """
 
 import time
@@ -9,18 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import DagsterInstance, materialize
+from dagster import AssetKey, DagsterInstance, Definitions, MultiPartitionKey, materialize
 
 from longvid_assets.config import LongvidConfig
 from longvid_assets.definitions import ALL_ASSETS
 from longvid_assets.errors import LongvidError
+from longvid_assets.jobs import DRIVER_TAG, RENDER_TAG
 from longvid_assets.partitions import register_render, segment_partition_key
 from longvid_assets.plan import RenderPlan
 from longvid_assets.prompts import load_prompt_file, render_name
 from longvid_assets.records import FinalVideo
+from longvid_assets.staleness import RENDER_STAGES, SEGMENT_STAGES, assess_plan, assess_render
 
-SEGMENT_STAGES = ["keyframe_images", "segment_clips", "clip_captions"]
-RENDER_STAGES = ["audio_tracks", "final_video"]
+__all__ = ["RENDER_STAGES", "SEGMENT_STAGES", "RenderOutcome", "render_prompt_file"]
+
 
 
 @dataclass
@@ -32,6 +37,10 @@ class RenderOutcome:
     cached_steps: int = 0
     built_steps: int = 0
     checks: dict[str, bool] = field(default_factory=dict)  # "partition check_name" -> passed
+    # stage -> segment key (or render) -> "built" | "cached"; a fresh partition is "cached"
+    # and also listed in `skipped` (no run was launched for it).
+    statuses: dict[str, dict[str, str]] = field(default_factory=dict)
+    skipped: set[tuple[str, str]] = field(default_factory=set)
 
 
 def failure_message(result) -> str:
@@ -44,6 +53,13 @@ def failure_message(result) -> str:
             error = data.error.cause or data.error
             return error.message.strip().splitlines()[-1]
     return "the run failed — open it in the Dagster UI for its logs"
+
+
+def latest_final(config: LongvidConfig, instance: DagsterInstance, render: str) -> FinalVideo:
+    """The final video the instance last recorded for a render (it is fresh: no run needed),
+    loaded through the IO manager as a downstream run would."""
+    defs = Definitions(assets=ALL_ASSETS, resources=config.resources)
+    return defs.load_asset_value(AssetKey("final_video"), partition_key=render, instance=instance)
 
 
 def render_prompt_file(
@@ -62,6 +78,8 @@ def render_prompt_file(
     outcome_runs: list[str] = []
     counts = {"cached": 0, "built": 0}
     checks: dict[str, bool] = {}
+    statuses: dict[str, dict[str, str]] = {}
+    skipped: set[tuple[str, str]] = set()
 
     def run(selection: list[str], partition_key, label: str):
         started = time.perf_counter()
@@ -73,33 +91,78 @@ def render_prompt_file(
             resources=config.resources,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            tags={"longvid/render": name, "longvid/config": config.name},
+            # DRIVER_TAG: this caller renders the segments itself; the plan sensor stays out.
+            tags={RENDER_TAG: name, "longvid/config": config.name, DRIVER_TAG: "longvid render"},
         )
         outcome_runs.append(result.run_id)
         if not result.success:
             raise LongvidError(f"{path}: {label} failed: {failure_message(result)}")
+        if isinstance(partition_key, MultiPartitionKey):
+            key = partition_key.keys_by_dimension["segment"]
+        else:
+            key = name
         for node in selection:
             for mat in result.asset_materializations_for_node(node):
-                counts["cached" if mat.metadata["cached"].value else "built"] += 1
+                status = "cached" if mat.metadata["cached"].value else "built"
+                counts[status] += 1
+                statuses.setdefault(node, {})[key] = status
         for evaluation in result.get_asset_check_evaluations():
-            checks[f"{evaluation.partition or partition_key} {evaluation.check_name}"] = evaluation.passed
+            where = evaluation.partition or partition_key
+            checks[f"{where} {evaluation.check_name}"] = evaluation.passed
         progress(f"{label:<34} {time.perf_counter() - started:5.1f}s")
         return result
 
-    # 2. Plan; the asset registers the render's segment partitions.
-    plan = run(["segment_plan"], name, "[1/3] segment_plan").output_for_node("segment_plan")
-    # 3. Per-segment stages: one run per segment (models load once per process).
+    def fresh(stage: str, key: str) -> None:
+        counts["cached"] += 1
+        statuses.setdefault(stage, {})[key] = "cached"
+        skipped.add((stage, key))
+
+    # 2. Plan, unless the instance already recorded this file's plan fingerprint. The
+    #    asset registers the render's segment partitions.
+    plan_status = assess_plan(path, config.resources, instance)
+    if plan_status.fresh:
+        plan = plan_status.plan
+        register_render(instance, name, len(plan.segments))
+        fresh("segment_plan", name)
+        progress("[1/3] segment_plan                   fresh")
+    else:
+        plan = run(["segment_plan"], name, "[1/3] segment_plan").output_for_node("segment_plan")
+    # 3. Per-segment stages: one run per stale segment, selecting only its stale stages
+    #    (models load once per process); fresh partitions get no run.
+    staleness = assess_render(plan, config.resources, instance)
     for seg in plan.segments:
-        label = f"[2/3] segment {seg.index + 1}/{len(plan.segments)}"
-        run(SEGMENT_STAGES, segment_partition_key(name, seg.key), label)
-    # 4. Render-level stages.
-    result = run(RENDER_STAGES, name, "[3/3] audio_tracks + final_video")
+        stale = staleness.stale_segments.get(seg.key, [])
+        for stage in SEGMENT_STAGES:
+            if stage not in stale:
+                fresh(stage, seg.key)
+        if stale:
+            label = f"[2/3] segment {seg.index + 1}/{len(plan.segments)}"
+            run(stale, segment_partition_key(name, seg.key), label)
+    if staleness.fresh_segments:
+        fresh_count = f"{len(staleness.fresh_segments)}/{len(plan.segments)}"
+        progress(f"[2/3] {fresh_count} segments fresh, skipped")
+    # 4. Render-level stages, if stale (any segment rebuilt above changes final_video's
+    #    fingerprint, so it is stale then too).
+    stale_render = list(staleness.stale_render_stages)
+    if stale_render and "final_video" not in stale_render:
+        stale_render.append("final_video")
+    for stage in RENDER_STAGES:
+        if stage not in stale_render:
+            fresh(stage, name)
+    if stale_render:
+        result = run(stale_render, name, f"[3/3] {' + '.join(stale_render)}")
+        final = result.output_for_node("final_video")
+    else:
+        final = latest_final(config, instance, name)
+        progress("[3/3] audio_tracks + final_video     fresh")
     return RenderOutcome(
         render=name,
         plan=plan,
-        final=result.output_for_node("final_video"),
+        final=final,
         run_ids=outcome_runs,
         cached_steps=counts["cached"],
         built_steps=counts["built"],
         checks=checks,
+        statuses=statuses,
+        skipped=skipped,
     )

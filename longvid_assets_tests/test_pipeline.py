@@ -60,7 +60,7 @@ def test_three_segment_render_end_to_end(tmp_path, longvid_env):
     srt = Path(outcome.final.subtitles).read_text(encoding="utf-8")
     assert "red fox" in srt and srt.count("-->") >= 3
     # Asset checks ran per segment and passed.
-    assert len(outcome.checks) == 6 and all(outcome.checks.values()), outcome.checks
+    assert len(outcome.checks) == 9 and all(outcome.checks.values()), outcome.checks
     # Every stage's materializations name their backend and fingerprint.
     for stage in STAGES:
         records = instance.fetch_materializations(AssetKey(stage), limit=10).records

@@ -114,7 +114,7 @@ def save_tiny_sd(path: Path) -> Path:
         ),
         scheduler=DDIMScheduler(
             beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-            clip_sample=False, set_alpha_to_one=False,
+            clip_sample=False, set_alpha_to_one=False, steps_offset=1,
         ),
         vae=_tiny_vae(),
         text_encoder=CLIPTextModel(clip_text_config()),

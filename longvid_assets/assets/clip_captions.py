@@ -1,8 +1,9 @@
 """clip_captions [render×segment]: what each clip shows, measured and captioned.
 
 The measured analysis (motion, brightness, colour, seam match) always runs; the configured
-captioner adds its text. Two asset checks guard every clip: its first/last frames match
-their keyframes (seams), and its length is within one frame of the plan.
+captioner adds its text. Three asset checks guard every clip: its first/last frames match
+their keyframes (seams), its length is within one frame of the plan, and a model's caption
+means roughly what the segment's prompt asked for (prompt adherence, warn only).
 """
 
 import json
@@ -21,17 +22,19 @@ from dagster import (
 
 from longvid_assets.assets.common import Timer, stage_metadata, user_errors
 from longvid_assets.assets.keyframe_images import segment_index
-from longvid_assets.fingerprint import CODE_VERSIONS, caption_fp
-from longvid_assets.media.analysis import ClipAnalysis, analyze_clip
+from longvid_assets.fingerprint import CODE_VERSIONS, caption_fp, fingerprint
+from longvid_assets.media.analysis import ClipAnalysis, analyze_clip, describe_measurements
 from longvid_assets.partitions import by_render, render_segment_partitions, split_key
 from longvid_assets.plan import RenderPlan
 from longvid_assets.records import CaptionRecord, ClipRecord, KeyframePair
-from longvid_assets.resources.captioner import CaptionRequest, Captioner
+from longvid_assets.resources.adherence import PromptAdherence
+from longvid_assets.resources.captioner import Captioner, CaptionRequest
 from longvid_assets.resources.images import ImageGenerator
 from longvid_assets.resources.store import ArtifactStore
 from longvid_assets.resources.video import VideoGenerator
 
 CAPTION_FILE = "caption.json"
+ADHERENCE_FILE = "adherence.json"
 SEAM_MATCH_MIN = 0.85
 
 
@@ -62,6 +65,37 @@ def duration_check(analysis: ClipAnalysis, planned_frames: int, fps: int) -> Ass
     )
 
 
+def adherence_check(
+    caption: str, prompt: str, caption_fp_: str, captioner: Captioner,
+    adherence: PromptAdherence, store: ArtifactStore,
+) -> AssetCheckResult:
+    """Caption-vs-prompt similarity against `adherence.threshold`; the score is stored by the
+    caption's fingerprint and the adherence model, so a cached run loads no model."""
+    metadata = {"threshold": adherence.threshold, "scorer": adherence.made_by()}
+    if captioner.tier == "embedded":
+        note = "not scored: the measured caption quotes the prompt (score model captions only)"
+        return AssetCheckResult(
+            check_name="prompt_adherence", passed=True, severity=AssetCheckSeverity.WARN,
+            metadata={**metadata, "note": note},
+        )
+    fp = fingerprint("adherence", caption_fp_, adherence.identity())
+    if store.has("adherence", fp, ADHERENCE_FILE):
+        stored = store.artifact_path("adherence", fp, ADHERENCE_FILE).read_text()
+        score = json.loads(stored)["score"]
+    else:
+        score = adherence.score(caption, prompt)
+        with store.writing("adherence", fp, ADHERENCE_FILE) as tmp:
+            tmp.write_text(json.dumps({"score": score, "scorer": adherence.identity()}), "utf-8")
+    if score is None:
+        metadata["note"] = "not scored: adherence.backend is off"
+    return AssetCheckResult(
+        check_name="prompt_adherence",
+        passed=score is None or score >= adherence.threshold,
+        severity=AssetCheckSeverity.WARN,
+        metadata={**metadata, "score": score, "caption": caption[:300], "prompt": prompt[:300]},
+    )
+
+
 @asset(
     partitions_def=render_segment_partitions,
     ins={"segment_plan": AssetIn(partition_mapping=by_render)},
@@ -70,6 +104,8 @@ def duration_check(analysis: ClipAnalysis, planned_frames: int, fps: int) -> Ass
                        description="First/last clip frames match their keyframes"),
         AssetCheckSpec("duration_matches_plan", asset="clip_captions",
                        description="Clip length is within one frame of the plan"),
+        AssetCheckSpec("prompt_adherence", asset="clip_captions",
+                       description="A model's caption is close in meaning to the segment prompt"),
     ],
     code_version=CODE_VERSIONS["clip_captions"],
     group_name="longvid",
@@ -82,11 +118,12 @@ def clip_captions(
     keyframe_images: KeyframePair,
     segment_clips: ClipRecord,
     captioner: Captioner,
+    adherence: PromptAdherence,
     image_generator: ImageGenerator,
     video_generator: VideoGenerator,
     store: ArtifactStore,
 ):
-    """A caption and measurements for the clip, plus seam and duration checks."""
+    """A caption and measurements for the clip, plus seam, duration and adherence checks."""
     timer = Timer()
     render, index = split_key(context)
     plan = segment_plan
@@ -110,7 +147,12 @@ def clip_captions(
                 analysis=analysis,
             )
             caption = captioner.caption(request)
-            payload = {"caption": caption, "analysis": analysis.model_dump(), "backend": captioner.made_by()}
+            payload = {
+                "caption": caption,
+                "measured": describe_measurements(request.prompt, analysis),
+                "analysis": analysis.model_dump(),
+                "backend": captioner.made_by(),
+            }
             with store.writing("captions", fp, CAPTION_FILE) as tmp:
                 tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     path = store.artifact_path("captions", fp, CAPTION_FILE)
@@ -130,3 +172,6 @@ def clip_captions(
     yield Output(record, data_version=DataVersion(fp), metadata=metadata)
     yield seam_check(analysis)
     yield duration_check(analysis, plan.frame_count(index), plan.fps)
+    with user_errors():
+        prompt = plan.segments[index].prompt
+        yield adherence_check(caption, prompt, fp, captioner, adherence, store)

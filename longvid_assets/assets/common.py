@@ -6,6 +6,7 @@ from contextlib import contextmanager
 from dagster import Failure, MetadataValue
 
 from longvid_assets.errors import LongvidError
+from longvid_assets.resources.model_cache import LOADS
 
 
 @contextmanager
@@ -18,8 +19,15 @@ def user_errors():
 
 
 class Timer:
+    """Wall time of a materialization, and how many models it loaded (0: all reused)."""
+
     def __init__(self):
         self.started = time.perf_counter()
+        self.loads_before = sum(LOADS.values())
+
+    @property
+    def model_loads(self) -> int:
+        return sum(LOADS.values()) - self.loads_before
 
     @property
     def seconds(self) -> float:
@@ -34,6 +42,7 @@ def stage_metadata(resource, fingerprint: str, cached: bool, timer: Timer, **ext
         "fingerprint": fingerprint,
         "cached": cached,
         "wall_time_s": timer.seconds,
+        "model_loads": timer.model_loads,  # models loaded by this step; reused ones count 0
     }
     for key, value in extra.items():
         if isinstance(value, str) and value.startswith("/"):

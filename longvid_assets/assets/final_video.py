@@ -4,6 +4,7 @@ from pathlib import Path
 
 from dagster import AssetDep, AssetExecutionContext, DataVersion, MetadataValue, Output, asset
 
+from longvid_assets.assets.caption_sidecar import publish_captions
 from longvid_assets.assets.common import Timer, stage_metadata, user_errors
 from longvid_assets.assets.segment_clips import CLIP_FILE
 from longvid_assets.errors import StaleInputError
@@ -15,6 +16,7 @@ from longvid_assets.media.thumbnails import thumbnail_md
 from longvid_assets.partitions import by_render, renders_partitions
 from longvid_assets.plan import RenderPlan
 from longvid_assets.records import AudioRecord, FinalVideo
+from longvid_assets.resources.captioner import Captioner
 from longvid_assets.resources.images import ImageGenerator
 from longvid_assets.resources.store import ArtifactStore
 from longvid_assets.resources.video import VideoGenerator
@@ -67,9 +69,11 @@ def final_video(
     audio_tracks: AudioRecord,
     image_generator: ImageGenerator,
     video_generator: VideoGenerator,
+    captioner: Captioner,
     store: ArtifactStore,
 ) -> Output[FinalVideo]:
-    """The narrated MP4 with a soft subtitle track and one chapter per segment, plus an SRT."""
+    """The narrated MP4 with a soft subtitle track and one chapter per segment, plus an SRT,
+    and what each segment shows (captions table, `.captions.json`, `.descriptions.srt`)."""
     timer, plan, render = Timer(), segment_plan, context.partition_key
     with user_errors():
         clips = current_clips(plan, video_generator, image_generator, store)
@@ -86,6 +90,12 @@ def final_video(
         with store.writing("final", fp, "subtitles.srt") as tmp:
             tmp.write_text(srt, encoding="utf-8")
         srt_path = store.publish(store.artifact_path("final", fp, "subtitles.srt"), render, f"{render}.srt")
+        captions = publish_captions(plan, fp, captioner, video_generator, image_generator, store)
+    if captions.missing:
+        context.log.warning(
+            f"no stored caption for segment(s) {', '.join(captions.missing)} of the current "
+            "clips — materialize clip_captions for them to complete the captions sidecar"
+        )
     info = probe(published, count_frames=False)
     frames = [next(iter_frames(artifact, every=1))]
     metadata = stage_metadata(
@@ -103,6 +113,8 @@ def final_video(
         segments=len(plan.segments),
         backends=MetadataValue.md(backend_table(plan, image_generator, video_generator, audio_tracks)),
         thumbnail=thumbnail_md(frames, width=320, caption=plan.title),
+        captions=captions.table,
+        **{key: str(path) for key, path in captions.paths.items()},
     )
     record = FinalVideo(path=str(published), subtitles=str(srt_path), fingerprint=fp, duration_s=plan.duration_s)
     return Output(record, data_version=DataVersion(fp), metadata=metadata)

@@ -2,7 +2,9 @@
 
 Boundary k is the last keyframe of segment k-1 and the first of segment k. Boundaries are
 stored by fingerprint, so a shared boundary is generated once, by whichever segment asks
-first, and found in the store by the other.
+first, and found in the store by the other. A generator that refines each keyframe from the
+previous one (img2img, inpainting: `refines_previous` in its identity) makes boundary k from
+boundary k-1, generating the missing ones before it in order.
 """
 
 from dagster import AssetExecutionContext, AssetIn, DataVersion, Output, asset
@@ -32,12 +34,23 @@ def segment_index(plan: RenderPlan, render: str, index: int) -> int:
 
 
 def ensure_keyframe(
-    plan: RenderPlan, k: int, generator: ImageGenerator, store: ArtifactStore, log
+    plan: RenderPlan,
+    k: int,
+    generator: ImageGenerator,
+    store: ArtifactStore,
+    log,
+    extras: dict | None = None,
 ) -> tuple[str, bool]:
-    """Generate boundary k unless the store already has it; return (fingerprint, cached)."""
+    """Generate boundary k unless the store already has it; return (fingerprint, cached).
+    The backend's extras (model, s/step, VRAM) are added to `extras`."""
     fp = keyframe_fp(plan, k, generator.identity())
     if store.has("keyframes", fp, KEYFRAME_FILE):
         return fp, True
+    previous = None
+    if k > 0 and generator.identity().get("refines_previous"):
+        previous_fp, _ = ensure_keyframe(plan, k - 1, generator, store, log, extras)
+        with Image.open(store.artifact_path("keyframes", previous_fp, KEYFRAME_FILE)) as image:
+            previous = image.convert("RGB")
     width, height = plan.resolution
     request = KeyframeRequest(
         description=plan.boundary(k),
@@ -48,8 +61,12 @@ def ensure_keyframe(
         boundary=k,
         boundaries=len(plan.segments) + 1,
         title=plan.title if k == 0 else None,
+        previous=previous,
+        log=log.info,
     )
     image = conform_image(generator.generate(request), width, height, log)
+    if extras is not None:
+        extras.update(request.metadata)
     with store.writing("keyframes", fp, KEYFRAME_FILE) as tmp:
         image.save(tmp, format="PNG")
     return fp, False
@@ -72,13 +89,14 @@ def keyframe_images(
     """The segment's first and last keyframe images at the render's resolution."""
     timer = Timer()
     render, index = split_key(context)
+    extras: dict = {}
     with user_errors():
         index = segment_index(segment_plan, render, index)
         first_fp, first_cached = ensure_keyframe(
-            segment_plan, index, image_generator, store, context.log
+            segment_plan, index, image_generator, store, context.log, extras
         )
         last_fp, last_cached = ensure_keyframe(
-            segment_plan, index + 1, image_generator, store, context.log
+            segment_plan, index + 1, image_generator, store, context.log, extras
         )
     first = store.artifact_path("keyframes", first_fp, KEYFRAME_FILE)
     last = store.artifact_path("keyframes", last_fp, KEYFRAME_FILE)
@@ -101,5 +119,6 @@ def keyframe_images(
         seed=boundary_seed(segment_plan, index + 1),
         size=f"{segment_plan.resolution[0]}x{segment_plan.resolution[1]}",
         thumbnail=thumbnail,
+        **{f"backend_{key}": value for key, value in extras.items()},
     )
     return Output(pair, data_version=DataVersion(fp), metadata=metadata)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetIn, DataVersion, Output, asset
+from dagster import AssetExecutionContext, AssetIn, AssetObservation, DataVersion, Output, asset
 
 from longvid_assets.assets.common import Timer, stage_metadata, user_errors
 from longvid_assets.assets.keyframe_images import segment_index
@@ -40,6 +40,22 @@ def check_clip(path: Path, expected_frames: int, backend: str) -> int:
             "check the backend's frame settings"
         )
     return frames
+
+
+def preview_logger(context: AssetExecutionContext):
+    """What backends call with a thumbnail of each decoded window/section: an observation of
+    this partition, so the UI shows a long clip's progress while it is made."""
+
+    def log_preview(thumbnail, label: str) -> None:
+        context.log_event(
+            AssetObservation(
+                asset_key=context.asset_key,
+                partition=context.partition_key,
+                metadata={"preview": thumbnail, "part": label},
+            )
+        )
+
+    return log_preview
 
 
 @asset(
@@ -81,6 +97,7 @@ def segment_clips(
                 height=height,
                 seed=plan.segments[index].seed,
                 log=context.log.info,
+                preview=preview_logger(context),
             )
             with store.writing("clips", fp, CLIP_FILE) as tmp:
                 extras = video_generator.generate(request, tmp).metadata

@@ -24,7 +24,8 @@ DUCK_ATTACK_S = 0.2  # the music starts dipping this long before a clip starts
 DUCK_RELEASE_S = 0.6  # and recovers over this long after it ends
 LIMIT_DBFS = -1.5  # peak ceiling of the final mix
 SILENT_LUFS = -70.0  # ebur128 reports -70 (its gate) for silence
-LANDING_LU = 0.2  # a mix further than this from the target gets one corrective pass
+LANDING_LU = 0.2  # a mix further than this from the target gets a corrective pass
+MAX_CORRECTIONS = 4  # peaky mixes (the limiter takes more each time) converge in 2-3
 
 
 @dataclass
@@ -68,7 +69,7 @@ class MixResult:
     channels: int
     target_lufs: float
     gain_db: float  # gain applied to the pre-mix to reach the target
-    passes: int  # ffmpeg renders (one measure pass + one or two renders)
+    passes: int  # ffmpeg passes: one measure + one render + any corrective renders
     placements: int
     truncated: int = 0  # clips that ran past the end of the timeline and were cut there
 
@@ -205,7 +206,8 @@ def mix_tracks(
     `duck_db` wherever a narration clip plays. The sum gets one linear gain (measured in a
     first pass) and a peak limiter at LIMIT_DBFS — no dynamic normalization, so the ducking
     and the gaps keep their shape — and a corrective pass if the limiter moved it more than
-    LANDING_LU. Output: 16-bit WAV at `sample_rate`, `channels` channels.
+    LANDING_LU (repeated, up to MAX_CORRECTIONS, when peaks keep the limiter busy).
+    Output: 16-bit WAV at `sample_rate`, `channels` channels.
     """
     if duration_s <= 0:
         raise ValueError(f"duration_s is {duration_s}; the mix needs a positive duration")
@@ -242,11 +244,18 @@ def mix_tracks(
         _render(premix(), gain, total, sample_rate, channels, out)
         loudness, passes = measure_loudness(out), 2
 
-        # 4. The limiter lowers loud mixes a little: correct once if it missed the target.
-        if loudness > SILENT_LUFS and abs(loudness - target_lufs) > LANDING_LU:
+        # 4. The limiter lowers peaky mixes: add the missing gain until the mix lands.
+        corrections = 0
+        while (
+            loudness > SILENT_LUFS
+            and abs(loudness - target_lufs) > LANDING_LU
+            and corrections < MAX_CORRECTIONS
+        ):
             gain += target_lufs - loudness
             _render(premix(), gain, total, sample_rate, channels, out)
-            loudness, passes = measure_loudness(out), 3
+            loudness = measure_loudness(out)
+            corrections += 1
+        passes += corrections
     return MixResult(
         duration_s=wav_duration(out),
         integrated_lufs=loudness,

@@ -10,10 +10,35 @@ BACKENDS: dict[str, dict[str, str]] = {
         "offline": "longvid_assets.resources.planner:OfflinePlanner",
         "openai": "longvid_assets.resources.openai_planner:OpenAIPlanner",
     },
-    "image_generator": {"storyboard": "longvid_assets.resources.images:StoryboardImageGenerator"},
-    "video_generator": {"animatic": "longvid_assets.resources.video:AnimaticVideoGenerator"},
-    "captioner": {"measured": "longvid_assets.resources.captioner:MeasuredCaptioner"},
-    "speech": {"piper": "longvid_assets.resources.speech:PiperSpeech"},
-    "music": {"synth": "longvid_assets.resources.music:SynthMusic"},
+    "image_generator": {
+        "storyboard": "longvid_assets.resources.images:StoryboardImageGenerator",
+        "sd3": "longvid_assets.resources.diffusers_images:SD3ImageGenerator",
+        "diffusers": "longvid_assets.resources.diffusers_images:DiffusersImageGenerator",
+        "openai": "longvid_assets.resources.openai_images:OpenAIImageGenerator",
+    },
+    "video_generator": {
+        "animatic": "longvid_assets.resources.video:AnimaticVideoGenerator",
+        "wan_flf2v": "longvid_assets.resources.wan_video:WanFLF2VVideoGenerator",
+        "framepack": "longvid_assets.resources.framepack_video:FramePackVideoGenerator",
+        "command": "longvid_assets.resources.command_video:CommandVideoGenerator",
+    },
+    "captioner": {
+        "measured": "longvid_assets.resources.captioner:MeasuredCaptioner",
+        "vision_chat": "longvid_assets.resources.vision_chat_captioner:VisionChatCaptioner",
+        "transformers": "longvid_assets.resources.transformers_captioner:TransformersCaptioner",
+    },
+    "adherence": {
+        "minilm": "longvid_assets.resources.adherence:MiniLMAdherence",
+        "off": "longvid_assets.resources.adherence:NoAdherence",
+    },
+    "speech": {
+        "piper": "longvid_assets.resources.speech:PiperSpeech",
+        "bark": "longvid_assets.resources.bark_speech:BarkSpeech",
+        "openai": "longvid_assets.resources.openai_speech:OpenAISpeech",
+    },
+    "music": {
+        "synth": "longvid_assets.resources.music:SynthMusic",
+        "musicgen": "longvid_assets.resources.musicgen:MusicGenMusic",
+    },
     "mixer": {"ffmpeg": "longvid_assets.resources.mixer:AudioMixer"},
 }

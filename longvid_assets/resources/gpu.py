@@ -5,29 +5,111 @@ YAML as a mapping under the backend's section:
 
     video_generator:
       backend: wan_flf2v
-      gpu: {device: "cuda:0", dtype: bfloat16, offload: model}
+      gpu: {device: auto, dtype: bfloat16, offload: model}
+
+Devices. `cuda:N` is the N-th device *visible to the process*, so it honours
+`CUDA_VISIBLE_DEVICES` exactly as torch does. `auto` claims a free visible GPU for the run:
+each process takes a lock file per physical GPU (`$TMPDIR/longvid-gpu-locks-<uid>/`), so N
+runs in the Dagster pool `gpu` (limit N) land on N different GPUs; without CUDA it is `cpu`.
+
+Lifecycle. Dagster calls `setup_for_execution` once per run (it claims the device and resets
+the peak-memory counter) and `teardown_after_execution` at its end (releases the claim and
+the allocator's cache; with `keep_loaded: false` the model resources also drop their models).
+Models themselves load lazily on first use (`model_cache.load_once`), so a run whose
+partitions are all cached never loads one.
+
+Fingerprints. `identity()` holds what changes pixels: dtype and VAE tiling (tiles are
+blended). Device, offload policy and attention kernel only change where and how fast the
+same computation runs, so they are left out: moving a render to another GPU or a smaller
+offload budget reuses its artifacts.
 """
 
-from typing import Literal
+import fcntl
+import gc
+import logging
+import os
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Literal
 
 from dagster import ConfigurableResource
+from pydantic import Field, PrivateAttr, field_validator
 
-OFFLOAD_POLICIES = ("none", "model", "group_leaf", "group_block", "sequential")
+from longvid_assets.errors import BackendError
+
+log = logging.getLogger(__name__)
+
+# Ordered from most to least GPU memory.
+OFFLOAD_POLICIES = ("none", "model", "group_block", "group_leaf", "sequential")
+OFFLOAD_HELP = {
+    "none": "everything on the GPU",
+    "model": "whole models moved to the GPU in turn",
+    "group_block": "transformer blocks streamed to the GPU",
+    "group_leaf": "single layers streamed to the GPU",
+    "sequential": "single layers moved synchronously (slowest)",
+}
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 
 class GpuResource(ConfigurableResource):
-    device: str = "auto"  # "auto" (cuda:0 if available, else cpu), "cpu", "cuda", "cuda:N"
+    device: str = "auto"  # "auto" (a free visible GPU, else cpu), "cpu", "cuda", "cuda:N"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
-    offload: Literal["none", "model", "group_leaf", "group_block", "sequential"] = "none"
+    offload: Literal["none", "model", "group_block", "group_leaf", "sequential"] = "none"
+    blocks_per_group: int = Field(1, ge=1, description="group_block: blocks onloaded at once")
+    use_streams: bool = Field(True, description="group offload: prefetch on a CUDA stream")
     vae_tiling: bool = False
-    attention_backend: str | None = None  # e.g. "flash", "_native_cudnn"; None = default
+    attention_backend: str | None = None  # e.g. "flash", "_native_cudnn"; None = torch SDPA
+    keep_loaded: bool = Field(True, description="keep models loaded between runs in a process")
+    claim_timeout_s: float = Field(600.0, gt=0, description="auto: wait this long for a GPU")
 
+    _claimed: Any = PrivateAttr(default=None)  # torch.device claimed for this run
+    _lock_file: Any = PrivateAttr(default=None)
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if not DEVICE_PATTERN.match(value):
+            raise ValueError(
+                f"gpu.device {value!r} is not a device: use auto, cpu, cuda or cuda:N "
+                "(N counts the GPUs in CUDA_VISIBLE_DEVICES)"
+            )
+        return value
+
+    @field_validator("attention_backend")
+    @classmethod
+    def _backend_name(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^_?[a-z0-9_]+$", value):
+            raise ValueError(
+                f"gpu.attention_backend {value!r} is not a diffusers attention backend name: "
+                "use e.g. flash, _native_cudnn, sage, or leave it unset for torch SDPA"
+            )
+        return value
+
+    # Dagster lifecycle ------------------------------------------------------------------
+    def setup_for_execution(self, context) -> None:
+        self._claimed = self._resolve(claim=True)
+        if self._claimed.type == "cuda":
+            import torch
+
+            torch.cuda.set_device(self._claimed)
+            torch.cuda.reset_peak_memory_stats(self._claimed)
+            name = torch.cuda.get_device_name(self._claimed)
+            context.log.info(f"gpu: running on {self._claimed} ({name})")
+
+    def teardown_after_execution(self, context) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the flock
+            self._lock_file = None
+        self.free_memory()
+
+    # Device and dtype -------------------------------------------------------------------
     def torch_device(self):
-        import torch
-
-        if self.device == "auto":
-            return torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        """The device for this run: the claimed one inside Dagster, else resolved now."""
+        if self._claimed is None:
+            self._claimed = self._resolve(claim=False)
+        return self._claimed
 
     def torch_dtype(self):
         import torch
@@ -35,3 +117,172 @@ class GpuResource(ConfigurableResource):
         if self.dtype == "auto":
             return torch.bfloat16 if self.torch_device().type == "cuda" else torch.float32
         return getattr(torch, self.dtype)
+
+    def identity(self) -> dict:
+        return {"dtype": self.dtype, "vae_tiling": self.vae_tiling}
+
+    def placement(self) -> dict:
+        """What a loaded model depends on besides its identity: the model cache key part."""
+        return {
+            "device": str(self.torch_device()),
+            "dtype": str(self.torch_dtype()),
+            "offload": self.offload,
+            "blocks_per_group": self.blocks_per_group,
+            "use_streams": self.use_streams,
+            "vae_tiling": self.vae_tiling,
+            "attention_backend": self.attention_backend,
+        }
+
+    def _resolve(self, claim: bool):
+        import torch
+
+        if self.device == "cpu":
+            return torch.device("cpu")
+        if not torch.cuda.is_available():
+            if self.device == "auto":
+                return torch.device("cpu")
+            raise BackendError(
+                f"gpu.device is {self.device!r} but torch sees no CUDA device — install a CUDA "
+                "build of torch, check CUDA_VISIBLE_DEVICES, or set gpu.device: cpu"
+            )
+        count = torch.cuda.device_count()
+        if self.device.startswith("cuda:"):
+            index = int(self.device.split(":")[1])
+            if index >= count:
+                visible = os.environ.get("CUDA_VISIBLE_DEVICES", "all")
+                raise BackendError(
+                    f"gpu.device {self.device} does not exist: {count} GPU(s) are visible "
+                    f"(CUDA_VISIBLE_DEVICES={visible}) — use cuda:0..cuda:{count - 1} or auto"
+                )
+            return torch.device("cuda", index)
+        if not claim:
+            return torch.device("cuda", 0)
+        index, self._lock_file = claim_free_gpu(count, self.claim_timeout_s)
+        return torch.device("cuda", index)
+
+    # Placement --------------------------------------------------------------------------
+    def place(self, pipe, logger=log) -> None:
+        """Move a loaded diffusers pipeline to the device with the offload policy, VAE tiling
+        and attention backend. On CPU offload does not apply and is skipped with a note."""
+        device = self.torch_device()
+        # 1. Offload policy (or plain placement).
+        if device.type != "cuda" and self.offload != "none":
+            logger.info(f"gpu.offload '{self.offload}' ignored on {device}: nothing to offload to")
+            pipe.to(device)
+        else:
+            apply_offload(pipe, self.offload, device, self.blocks_per_group, self.use_streams)
+        # 2. VAE tiling: decode large frames tile by tile.
+        vae = getattr(pipe, "vae", None)
+        if self.vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
+            vae.enable_tiling()
+        # 3. Attention kernel, where the model supports choosing one.
+        if self.attention_backend:
+            for name in ("transformer", "transformer_2", "unet"):
+                model = getattr(pipe, name, None)
+                if model is not None and hasattr(model, "set_attention_backend"):
+                    model.set_attention_backend(self.attention_backend)
+
+    # Memory -----------------------------------------------------------------------------
+    def reset_peak(self) -> None:
+        device = self.torch_device()
+        if device.type == "cuda":
+            import torch
+
+            torch.cuda.reset_peak_memory_stats(device)
+
+    def peak_gib(self) -> float | None:
+        """Peak allocated GPU memory since `reset_peak`, in GiB; None on CPU."""
+        device = self.torch_device()
+        if device.type != "cuda":
+            return None
+        import torch
+
+        return round(torch.cuda.max_memory_allocated(device) / 2**30, 2)
+
+    def total_gib(self) -> float | None:
+        device = self.torch_device()
+        if device.type != "cuda":
+            return None
+        import torch
+
+        return round(torch.cuda.get_device_properties(device).total_memory / 2**30, 1)
+
+    def free_memory(self) -> None:
+        gc.collect()
+        if self._claimed is not None and self._claimed.type == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+
+
+def as_gpu_resource(value) -> GpuResource:
+    """A model resource's `gpu` field from YAML (a mapping), code (a GpuResource) or nothing.
+
+    Built here rather than by Dagster's nested-resource handling, which neither applies a
+    default nor reports a bad value in the mapping by name."""
+    if value is None:
+        return GpuResource()
+    if isinstance(value, dict):
+        return GpuResource(**value)
+    return value
+
+
+def apply_offload(pipe, policy: str, device, blocks_per_group: int = 1, streams: bool = True):
+    """Apply one of OFFLOAD_POLICIES to a diffusers pipeline (diffusers' own hooks)."""
+    import torch
+
+    if policy == "none":
+        pipe.to(device)
+    elif policy == "model":
+        pipe.enable_model_cpu_offload(device=device)
+    elif policy == "sequential":
+        pipe.enable_sequential_cpu_offload(device=device)
+    elif policy in ("group_block", "group_leaf"):
+        on_cuda = torch.device(device).type == "cuda"
+        pipe.enable_group_offload(
+            onload_device=torch.device(device),
+            offload_device=torch.device("cpu"),
+            offload_type="block_level" if policy == "group_block" else "leaf_level",
+            num_blocks_per_group=blocks_per_group if policy == "group_block" else None,
+            use_stream=streams and on_cuda,
+            non_blocking=on_cuda,
+        )
+    else:
+        choices = ", ".join(OFFLOAD_POLICIES)
+        raise ValueError(f"gpu.offload {policy!r} is unknown: use one of {choices}")
+
+
+def claim_free_gpu(count: int, timeout_s: float) -> tuple[int, Any]:
+    """Lock the first free visible GPU (by physical id, so processes with different
+    CUDA_VISIBLE_DEVICES agree) and return (visible index, open lock file)."""
+    physical = physical_gpu_ids(count)
+    folder = Path(tempfile.gettempdir()) / f"longvid-gpu-locks-{os.getuid()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        for index, gpu_id in enumerate(physical):
+            handle = open(folder / f"gpu-{gpu_id}.lock", "w")  # noqa: SIM115 (held for the run)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            return index, handle
+        if time.monotonic() > deadline:
+            raise BackendError(
+                f"all {count} visible GPU(s) stayed claimed by other longvid runs for "
+                f"{timeout_s:.0f} s — set the Dagster pool limit to the GPU count "
+                f"(`dagster instance concurrency set gpu {count}`) or pin gpu.device: cuda:N"
+            )
+        time.sleep(2.0)
+
+
+def physical_gpu_ids(count: int) -> list[str]:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible:
+        ids = [part.strip() for part in visible.split(",") if part.strip()]
+        if len(ids) >= count:
+            return ids[:count]
+    return [str(index) for index in range(count)]

@@ -1,6 +1,8 @@
 """Keyframe image generators."""
 
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -19,6 +21,8 @@ class KeyframeRequest:
     boundaries: int
     title: str | None = None  # set on the opening frame
     previous: Image.Image | None = None  # the keyframe before this one, for img2img backends
+    log: Callable[[str], None] = logging.getLogger("longvid").info  # assets pass context.log.info
+    metadata: dict = field(default_factory=dict)  # backend extras it fills: model, s/step, VRAM
 
 
 class ImageGenerator(BackendResource):

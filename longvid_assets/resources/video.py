@@ -20,6 +20,9 @@ class ClipRequest:
     height: int
     seed: int
     log: Callable[[str], None] = logging.getLogger("longvid").info  # assets pass context.log.info
+    # Backends that decode a long clip in parts (windows, sections) may call this with a
+    # thumbnail (MetadataValue.md) of the latest part and a label; assets show it live.
+    preview: Callable[[object, str], None] | None = None
 
 
 @dataclass
