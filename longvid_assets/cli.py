@@ -1,4 +1,5 @@
 """`longvid render PATH [--config NAME]`: render a prompt file through Dagster.
+`longvid rerender [--config NAME]`: re-render every registered render that is stale.
 
 Every stage is materialized through Dagster's APIs into the instance at DAGSTER_HOME
 (default ./.dagster_home), so the runs show in `dagster dev`. Progress goes to stderr; the
@@ -39,8 +40,8 @@ def render_command(path: Path, config_name: str | None) -> Path:
     config = load_config(config_name)
     ensure_dagster_home()
     with DagsterInstance.get() as instance:
-        print(f"longvid: {path} with config '{config.name}' (DAGSTER_HOME={os.environ['DAGSTER_HOME']})",
-              file=sys.stderr)
+        home = os.environ["DAGSTER_HOME"]
+        print(f"longvid: {path} with config '{config.name}' (DAGSTER_HOME={home})", file=sys.stderr)
         outcome = render_prompt_file(
             path,
             config,
@@ -58,12 +59,49 @@ def render_command(path: Path, config_name: str | None) -> Path:
     return Path(outcome.final.path)
 
 
+def rerender_command(config_name: str | None) -> list[Path]:
+    """What the daily schedule does, by hand and without the daemon: every registered render
+    whose plan, segments or final video a prompt, config or code change left stale."""
+    from dagster import DagsterInstance
+
+    from longvid_assets.config import load_config
+    from longvid_assets.render import render_prompt_file
+    from longvid_assets.staleness import stale_renders
+
+    config = load_config(config_name)
+    ensure_dagster_home()
+    outputs = []
+    with DagsterInstance.get() as instance:
+        stale, problems = stale_renders(instance, config.resources, config.sensor.prompts_dir)
+        for problem in problems:
+            print(f"longvid: skipped: {problem}", file=sys.stderr)
+        if not stale:
+            print("longvid: every render is up to date", file=sys.stderr)
+        for item in stale:
+            print(f"longvid: {item.render} is stale ({item.reason})", file=sys.stderr)
+            outcome = render_prompt_file(
+                item.prompt_file,
+                config,
+                instance,
+                progress=lambda line: print(f"  {line}", file=sys.stderr),
+                log_level="WARNING",
+            )
+            outputs.append(Path(outcome.final.path))
+    return outputs
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="longvid", description="Long prompt in, narrated video out.")
+    parser = argparse.ArgumentParser(
+        prog="longvid", description="Long prompt in, narrated video out."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     render = commands.add_parser("render", help="render a prompt file (.yaml or .txt)")
     render.add_argument("path", type=Path)
     render.add_argument("--config", default=None, help="a name in configs/ (default: default)")
+    rerender = commands.add_parser(
+        "rerender", help="re-render every stale render (after a config or code change)"
+    )
+    rerender.add_argument("--config", default=None, help="a name in configs/ (default: default)")
     args = parser.parse_args(argv)
     logging.getLogger("dagster").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="dagster")
@@ -71,14 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     from longvid_assets.errors import LongvidError
 
     try:
-        out = render_command(args.path, args.config)
+        if args.command == "rerender":
+            outputs = rerender_command(args.config)
+        else:
+            outputs = [render_command(args.path, args.config)]
     except LongvidError as exc:
         print(f"longvid: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("longvid: interrupted", file=sys.stderr)
         return 130
-    print(out)
+    for out in outputs:
+        print(out)
     return 0
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import AssetKey, DagsterInstance, Definitions, MultiPartitionKey, materialize
+from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, MultiPartitionKey, materialize
 
 from longvid_assets.config import LongvidConfig
 from longvid_assets.definitions import ALL_ASSETS
@@ -22,10 +22,15 @@ from longvid_assets.partitions import register_render, segment_partition_key
 from longvid_assets.plan import RenderPlan
 from longvid_assets.prompts import load_prompt_file, render_name
 from longvid_assets.records import FinalVideo
-from longvid_assets.staleness import RENDER_STAGES, SEGMENT_STAGES, assess_plan, assess_render
+from longvid_assets.staleness import (
+    RENDER_STAGES,
+    SEGMENT_STAGES,
+    assess_plan,
+    assess_render,
+    render_stages_to_run,
+)
 
 __all__ = ["RENDER_STAGES", "SEGMENT_STAGES", "RenderOutcome", "render_prompt_file"]
-
 
 
 @dataclass
@@ -55,11 +60,22 @@ def failure_message(result) -> str:
     return "the run failed — open it in the Dagster UI for its logs"
 
 
-def latest_final(config: LongvidConfig, instance: DagsterInstance, render: str) -> FinalVideo:
-    """The final video the instance last recorded for a render (it is fresh: no run needed),
-    loaded through the IO manager as a downstream run would."""
-    defs = Definitions(assets=ALL_ASSETS, resources=config.resources)
-    return defs.load_asset_value(AssetKey("final_video"), partition_key=render, instance=instance)
+def latest_final(instance: DagsterInstance, render: str, plan: RenderPlan) -> FinalVideo:
+    """The final video the instance last recorded for a render (it is fresh: no run needed).
+
+    final_video publishes `<render>.mp4` beside the `<render>.srt` its metadata names.
+    """
+    records = instance.fetch_materializations(
+        AssetRecordsFilter(asset_key=AssetKey("final_video"), asset_partitions=[render]), limit=1
+    ).records
+    metadata = records[0].asset_materialization.metadata
+    subtitles = Path(str(metadata["subtitles"].value))
+    return FinalVideo(
+        path=str(subtitles.with_suffix(".mp4")),
+        subtitles=str(subtitles),
+        fingerprint=str(metadata["fingerprint"].value),
+        duration_s=plan.duration_s,
+    )
 
 
 def render_prompt_file(
@@ -141,11 +157,8 @@ def render_prompt_file(
     if staleness.fresh_segments:
         fresh_count = f"{len(staleness.fresh_segments)}/{len(plan.segments)}"
         progress(f"[2/3] {fresh_count} segments fresh, skipped")
-    # 4. Render-level stages, if stale (any segment rebuilt above changes final_video's
-    #    fingerprint, so it is stale then too).
-    stale_render = list(staleness.stale_render_stages)
-    if stale_render and "final_video" not in stale_render:
-        stale_render.append("final_video")
+    # 4. Render-level stages: the stale ones, and final_video after any segment run.
+    stale_render = render_stages_to_run(staleness, segments_ran=bool(staleness.stale_segments))
     for stage in RENDER_STAGES:
         if stage not in stale_render:
             fresh(stage, name)
@@ -153,7 +166,7 @@ def render_prompt_file(
         result = run(stale_render, name, f"[3/3] {' + '.join(stale_render)}")
         final = result.output_for_node("final_video")
     else:
-        final = latest_final(config, instance, name)
+        final = latest_final(instance, name, plan)
         progress("[3/3] audio_tracks + final_video     fresh")
     return RenderOutcome(
         render=name,

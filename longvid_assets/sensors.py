@@ -52,7 +52,7 @@ from longvid_assets.plan import drafts_from_spec
 from longvid_assets.prompts import load_prompt_file, render_name
 from longvid_assets.resources.store import ArtifactStore
 from longvid_assets.sources import prompt_files
-from longvid_assets.staleness import assess_render, read_plan
+from longvid_assets.staleness import assess_render, read_plan, render_stages_to_run
 
 PLAN_BATCH = 200
 UNFINISHED = [
@@ -107,18 +107,21 @@ def scan_prompt_folder(folder: Path, cursor: dict, store: ArtifactStore) -> Fold
     seq = int(cursor.get("seq", 0))
     scan = FolderScan()
     files: dict[str, dict] = {}
-    claimed: dict[str, str] = {}  # render -> file name, so two files never share one render
+    changed: list[tuple[Path, str]] = []
     for path in prompt_files(folder):
         try:
             digest = content_hash(path)
         except OSError:  # removed or unreadable between listing and reading: next tick
             continue
-        entry, render = known.get(path.name), render_name(path)
+        entry = known.get(path.name)
         if entry and entry["hash"] == digest:
             files[path.name] = entry
-            if not entry.get("error"):
-                claimed.setdefault(render, path.name)
-            continue
+        else:
+            changed.append((path, digest))
+    # Renders already taken by unchanged files, so two files never share one render.
+    claimed = {e["render"]: name for name, e in files.items() if e.get("render")}
+    for path, digest in changed:
+        render = render_name(path)
         # 1. New or changed: validate without planning; a bad file logs one line, once.
         try:
             check_prompt_file(path)
@@ -276,9 +279,7 @@ def follow_plans(instance: DagsterInstance, resources: dict, cursor: dict) -> Pl
             out.messages.append(f"render '{render}': requested stale segments {keys}")
             pending[render] = {**entry, "requested": True}
             continue
-        stages = list(staleness.stale_render_stages)
-        if stages and "final_video" not in stages:
-            stages.append("final_video")
+        stages = render_stages_to_run(staleness, segments_ran=entry["requested"])
         if stages:
             final = staleness.expected.render["final_video"]
             out.run_requests.append(

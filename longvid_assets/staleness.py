@@ -184,6 +184,16 @@ def assess_render(
     return result
 
 
+def render_stages_to_run(staleness: RenderStaleness, segments_ran: bool) -> list[str]:
+    """The render-level stages a render needs: the stale ones, and `final_video` whenever
+    anything before it ran: it re-publishes the render's files, including sidecars made from
+    inputs (captions) that its own fingerprint does not cover; when cached it only copies."""
+    stages = list(staleness.stale_render_stages)
+    if (stages or segments_ran) and "final_video" not in stages:
+        stages.append("final_video")
+    return stages
+
+
 @dataclass
 class PlanStatus:
     render: str

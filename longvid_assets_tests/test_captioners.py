@@ -211,3 +211,38 @@ def test_minilm_adherence_offline_from_the_package(monkeypatch):
     assert -1.0 <= far < close <= 1.0
     assert "threshold" not in scorer.identity()
     assert NoAdherence().score("a", "b") is None
+
+
+def test_missing_local_model_names_the_field(tmp_path):
+    captioner = TransformersCaptioner(model=str(tmp_path / "no-such-vlm"),
+                                      gpu=GpuResource(device="cpu"))
+    with pytest.raises(BackendError, match=r"captioner.model: model folder .* does not exist"):
+        captioner.resolved_api()
+
+
+def test_adherence_check_thresholds_stores_scores_and_skips_measured(tmp_path):
+    from longvid_assets.assets.clip_captions import adherence_check
+    from longvid_assets.resources.adherence import PromptAdherence
+    from longvid_assets.resources.captioner import MeasuredCaptioner
+    from longvid_assets.resources.store import LocalArtifactStore
+
+    calls = []
+
+    class FixedScore(PromptAdherence):
+        backend_name = "fixed"
+
+        def score(self, caption, prompt):
+            calls.append(caption)
+            return 0.2
+
+    store, model = LocalArtifactStore(root=str(tmp_path)), VisionChatCaptioner()
+    low = adherence_check("a cat", "a fox", "f" * 32, model, FixedScore(threshold=0.3), store)
+    assert not low.passed and low.metadata["score"].value == 0.2
+    # Stored by caption + scorer: a second check (even with a new threshold) scores nothing.
+    high = adherence_check("a cat", "a fox", "f" * 32, model, FixedScore(threshold=0.1), store)
+    assert high.passed and calls == ["a cat"]
+    off = adherence_check("a cat", "a fox", "e" * 32, model, NoAdherence(), store)
+    assert off.passed and "adherence.backend is off" in off.metadata["note"].value
+    measured = adherence_check("a cat", "a fox", "d" * 32, MeasuredCaptioner(), FixedScore(), store)
+    assert measured.passed and "not scored" in measured.metadata["note"].value
+    assert calls == ["a cat"]

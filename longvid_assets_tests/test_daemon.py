@@ -7,8 +7,8 @@ waits (bounded) for the final MP4. The daemon's process group — the daemon, it
 server and the runs they launched — is stopped by the daemon's PID in every case.
 """
 
+import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -69,9 +69,13 @@ def test_daemon_renders_a_dropped_prompt_file(tmp_path):
     home, prompts = tmp_path / "dagster_home", tmp_path / "prompts"
     home.mkdir()
     prompts.mkdir()
-    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    # The project's instance settings, dequeuing queued runs every second instead of 5.
+    instance_yaml = yaml.safe_load((ROOT / "dagster.yaml").read_text(encoding="utf-8"))
+    instance_yaml["run_coordinator"]["config"] = {"dequeue_interval_seconds": 1}
+    (home / "dagster.yaml").write_text(yaml.safe_dump(instance_yaml), encoding="utf-8")
     config = yaml.safe_load((ROOT / "configs" / "default.yaml").read_text(encoding="utf-8"))
     config["sensor"] = {"prompts_dir": str(prompts), "interval_s": 1}
+    config["schedule"] = {"cron": "0 0 1 1 *"}  # the re-render schedule stays out of the way
     config_path = tmp_path / "e2e.yaml"
     config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
     env = {**os.environ, "DAGSTER_HOME": str(home), "LONGVID_CONFIG": str(config_path)}
@@ -106,6 +110,11 @@ def test_daemon_renders_a_dropped_prompt_file(tmp_path):
             audio = instance.fetch_materializations(AssetKey("audio_tracks"), limit=1).records
             # One run narrated both segments with one voice load.
             assert audio[0].asset_materialization.metadata["model_loads"].value == 1
+            # The folder sensor's cursor (file -> content hash) is in the instance's storage,
+            # which is what a restarted daemon resumes from.
+            states = {s.name: s for s in instance.all_instigator_state()}
+            cursor = json.loads(states["prompt_folder_sensor"].instigator_data.cursor)
+            assert set(cursor["files"]) == {"walk.yaml"}
     finally:
         stop_group(process)
         log.close()

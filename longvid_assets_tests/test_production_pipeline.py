@@ -184,7 +184,7 @@ speech:
     assert outcome.checks[f"{outcome.render}|000 prompt_adherence"] is True
     assert outcome.checks[f"{outcome.render}|001 prompt_adherence"] is False
     # The narration is where the plan put it: each tone starts at its segment + lead-in.
-    mix = Path(latest_metadata(instance, "audio_tracks")["path"])
+    (mix,) = (tmp_path / "store" / "artifacts" / "audio").glob("*/mix.wav")
     with wave.open(str(mix), "rb") as wav:
         rate = wav.getframerate()
         samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)

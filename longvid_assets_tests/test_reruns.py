@@ -87,16 +87,16 @@ def test_one_segment_edit_rebuilds_only_that_segment(tmp_path, longvid_env, monk
     calls.clear()
     fourth = render_prompt_file(prompt, config, instance)
     assert fourth.run_ids == [] and fourth.built_steps == 0 and not calls
-    assert fourth.final.fingerprint == third.final.fingerprint
+    assert fourth.final == third.final
 
 
 def test_narration_only_edit_regenerates_narration_and_final(tmp_path, longvid_env, monkeypatch):
     config, instance, _ = longvid_env
-    prompt = write_prompt(tmp_path / "voices.yaml", tiny_prompt(4))
+    prompt = write_prompt(tmp_path / "voices.yaml", tiny_prompt(3))
     first = render_prompt_file(prompt, config, instance)
 
     calls = count_generator_calls(monkeypatch)
-    write_prompt(prompt, tiny_prompt(4, **{"2_narration": "A deer, quiet and slow."}))
+    write_prompt(prompt, tiny_prompt(3, **{"1_narration": "An owl, quiet and slow."}))
     second = render_prompt_file(prompt, config, instance)
 
     assert calls["image"] == 0 and calls["video"] == 0 and calls["caption"] == 0, calls
@@ -113,7 +113,7 @@ def test_narration_only_edit_regenerates_narration_and_final(tmp_path, longvid_e
 
 def test_global_settings_make_every_segment_stale(tmp_path, longvid_env):
     config, instance, _ = longvid_env
-    data = tiny_prompt(4)
+    data = tiny_prompt(3)
     del data["resolution"], data["fps"]  # from the config's render defaults
     prompt = write_prompt(tmp_path / "globals.yaml", data)
     settings = config.resources["settings"]
@@ -157,11 +157,11 @@ def test_global_settings_make_every_segment_stale(tmp_path, longvid_env):
 
 
 def test_models_load_once_per_run_whatever_the_segment_count(tmp_path, longvid_env):
-    """The Piper voice loads once in a run that narrates 2 or 8 segments, and a second run
+    """The Piper voice loads once in a run that narrates 2 or 6 segments, and a second run
     in the same process reuses it (0 loads)."""
     config, instance, _ = longvid_env
     loads_per_run = {}
-    for count in (2, 8):
+    for count in (2, 6):
         name = f"loads{count}"
         prompt = write_prompt(tmp_path / f"{name}.yaml", tiny_prompt(count, f" {name}"))
         config.resources["store"].remember_source(name, prompt)
@@ -174,9 +174,9 @@ def test_models_load_once_per_run_whatever_the_segment_count(tmp_path, longvid_e
         metadata = result.asset_materializations_for_node("audio_tracks")[0].metadata
         assert metadata["narrations_synthesized"].value == count
         assert metadata["model_loads"].value == 1
-    assert loads_per_run == {2: 1, 8: 1}
+    assert loads_per_run == {2: 1, 6: 1}
     # A later run in the same process finds the voice loaded.
-    prompt = write_prompt(tmp_path / "again.yaml", tiny_prompt(3, " again"))
+    prompt = write_prompt(tmp_path / "again.yaml", tiny_prompt(1, " again"))
     config.resources["store"].remember_source("again", prompt)
     instance.add_dynamic_partitions("renders", ["again"])
     result = materialize(ALL_ASSETS, selection=["segment_plan", "audio_tracks"],

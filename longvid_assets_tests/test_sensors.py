@@ -5,9 +5,11 @@ instance; the runs they request are executed in-process, as the daemon would lau
 import datetime
 from pathlib import Path
 
+import pytest
 from dagster import SkipReason, build_schedule_context, build_sensor_context, materialize
 
 from longvid_assets.definitions import ALL_ASSETS, build_definitions
+from longvid_assets.errors import ConfigError
 from longvid_assets.jobs import DRIVER_TAG, RENDER_TAG
 from longvid_assets.prompts import render_name
 from longvid_assets.render import render_prompt_file
@@ -64,9 +66,13 @@ def execute(request, config, instance):
 def test_definitions_include_sensors_and_schedule(longvid_env):
     config, _, _ = longvid_env
     defs = build_definitions(config)
-    assert defs.get_sensor_def("prompt_folder_sensor").minimum_interval_seconds == 15
-    assert defs.get_sensor_def("stale_segments_sensor") is not None
-    assert defs.get_schedule_def("rerender_stale_schedule").cron_schedule == "0 3 * * *"
+    assert defs.resolve_sensor_def("prompt_folder_sensor").minimum_interval_seconds == 15
+    follow_up = defs.resolve_sensor_def("stale_segments_sensor")
+    assert sorted(job.name for job in follow_up.jobs) == ["render_job", "segment_job"]
+    assert defs.resolve_schedule_def("rerender_stale_schedule").cron_schedule == "0 3 * * *"
+    config.schedule.cron = "every morning"
+    with pytest.raises(ConfigError, match=r"default\.yaml: schedule: .*every morning"):
+        build_rerender_schedule(config)
 
 
 def test_new_file_requests_a_plan_run_and_same_state_again_none(tmp_path, longvid_env):
@@ -127,6 +133,15 @@ def test_malformed_file_is_skipped_with_one_message_per_change(tmp_path, longvid
     bad.write_text("prompt: A storm over the sea.\nfps: 8\n", encoding="utf-8")
     fixed = scan_prompt_folder(folder, again.cursor, store)
     assert [r.partition_key for r in fixed.run_requests] == ["bad"] and fixed.messages == []
+    # 4. A second file for the same render name is refused, the first one keeps it.
+    (folder / "a_good.txt").write_text("A storm.", encoding="utf-8")
+    (folder / "good.txt").write_text("A storm.", encoding="utf-8")
+    clash = scan_prompt_folder(folder, fixed.cursor, store)
+    assert [r.partition_key for r in clash.run_requests] == ["a_good"]
+    assert clash.messages == [
+        f"{folder / 'good.txt'}: render name 'good' is taken by good.yaml — rename one file "
+        "(skipped until the file changes)"
+    ]
 
 
 def test_edited_file_requests_only_changed_partitions(tmp_path, longvid_env):
@@ -183,3 +198,32 @@ def test_edited_file_requests_only_changed_partitions(tmp_path, longvid_env):
     requests, _ = tick(folder_sensor, instance, folder_cursor)
     assert requests == [] and Path(final.path).is_file() and Path(final.path).is_relative_to(
         store_root)
+
+
+CONFIGS = sorted(p.stem for p in (Path(__file__).parent.parent / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config_name", CONFIGS)
+def test_sensor_side_identities_match_run_side(config_name, monkeypatch):
+    """Sensors and the schedule fingerprint with the config's resources as loaded (never set
+    up: no model loads in the daemon); a run sees them initialized by Dagster, `EnvVar`s
+    resolved. Both must give the same identities, or every partition would look stale."""
+    from dagster import asset, instance_for_test
+
+    from longvid_assets.config import load_config
+    from longvid_assets.staleness import Identities
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    config = load_config(config_name)
+    keys = ["planner", "image_generator", "video_generator", "captioner", "speech", "music",
+            "mixer", "settings"]
+    seen = {}
+
+    @asset(required_resource_keys=set(keys))
+    def identities_in_a_run(context):
+        seen["run"] = Identities.of({key: getattr(context.resources, key) for key in keys})
+
+    with instance_for_test() as instance:
+        assert materialize([identities_in_a_run], resources=config.resources,
+                           instance=instance).success
+    assert seen["run"] == Identities.of(config.resources)

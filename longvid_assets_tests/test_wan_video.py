@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from dagster import AssetKey, DagsterEventType, EventRecordsFilter
+from dagster import AssetKey
 from PIL import Image
 
 from longvid_assets.assets.segment_clips import CLIP_FILE
@@ -79,10 +79,10 @@ def test_sd3_keyframes_and_wan_clips_render_end_to_end(tmp_path, longvid_env, ti
         with Image.open(metadata["first_keyframe"].value) as image:
             assert image.size == (72, 64) and np.asarray(image).std() > 1
     # A preview of each decoded window was observed while the long clip was made.
-    observations = instance.get_event_records(
-        EventRecordsFilter(DagsterEventType.ASSET_OBSERVATION, asset_key=AssetKey("segment_clips"))
-    )
+    observations = instance.fetch_observations(AssetKey("segment_clips"), limit=10).records
     assert len(observations) == 3
+    labels = sorted(r.asset_observation.metadata["part"].value for r in observations)
+    assert labels == ["wan_flf2v window 1/1", "wan_flf2v window 1/2", "wan_flf2v window 2/2"]
     # The final MP4 assembles: both clips, the planned length, audio.
     info = probe(Path(outcome.final.path))
     assert info.frames == plan.frame_count(0) + plan.frame_count(1) == 24

@@ -54,11 +54,12 @@ def clip_text_config(hidden_size: int = 32, projection_dim: int = 32):
     )
 
 
-def t5_encoder(d_model: int = 32, umt5: bool = False):
+def t5_encoder(d_model: int = 32, umt5: bool = False, num_layers: int = 2, d_kv: int = 8):
     from transformers import T5Config, T5EncoderModel, UMT5Config, UMT5EncoderModel
 
     kwargs = dict(
-        vocab_size=len(CHARS) + 4, d_model=d_model, d_kv=8, d_ff=37, num_layers=2, num_heads=4,
+        vocab_size=len(CHARS) + 4, d_model=d_model, d_kv=d_kv, d_ff=37, num_layers=num_layers,
+        num_heads=4,
         relative_attention_num_buckets=8, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
     )
     if umt5:

@@ -66,7 +66,7 @@ def duration_check(analysis: ClipAnalysis, planned_frames: int, fps: int) -> Ass
 
 
 def adherence_check(
-    caption: str, prompt: str, caption_fp_: str, captioner: Captioner,
+    caption: str, prompt: str, caption_fingerprint: str, captioner: Captioner,
     adherence: PromptAdherence, store: ArtifactStore,
 ) -> AssetCheckResult:
     """Caption-vs-prompt similarity against `adherence.threshold`; the score is stored by the
@@ -78,7 +78,7 @@ def adherence_check(
             check_name="prompt_adherence", passed=True, severity=AssetCheckSeverity.WARN,
             metadata={**metadata, "note": note},
         )
-    fp = fingerprint("adherence", caption_fp_, adherence.identity())
+    fp = fingerprint("adherence", caption_fingerprint, adherence.identity())
     if store.has("adherence", fp, ADHERENCE_FILE):
         stored = store.artifact_path("adherence", fp, ADHERENCE_FILE).read_text()
         score = json.loads(stored)["score"]
@@ -86,13 +86,16 @@ def adherence_check(
         score = adherence.score(caption, prompt)
         with store.writing("adherence", fp, ADHERENCE_FILE) as tmp:
             tmp.write_text(json.dumps({"score": score, "scorer": adherence.identity()}), "utf-8")
+    metadata.update(caption=caption[:300], prompt=prompt[:300])
     if score is None:
         metadata["note"] = "not scored: adherence.backend is off"
+    else:
+        metadata["score"] = score
     return AssetCheckResult(
         check_name="prompt_adherence",
         passed=score is None or score >= adherence.threshold,
         severity=AssetCheckSeverity.WARN,
-        metadata={**metadata, "score": score, "caption": caption[:300], "prompt": prompt[:300]},
+        metadata=metadata,
     )
 
 

@@ -38,6 +38,7 @@ MAX_WORDS_PER_TAKE = 30  # ~12 s of speech: inside Bark's ~14 s and 256-token li
 
 class BarkSpeech(SpeechSynthesizer):
     backend_name: ClassVar[str] = "bark"
+    not_in_fingerprint: ClassVar[frozenset[str]] = frozenset({"local_files_only"})
 
     model: str = "suno/bark-small"
     voice: str = "v2/en_speaker_6"

@@ -149,7 +149,7 @@ def run_pipeline(pipe, gpu: GpuResource, what: str, **kwargs):
 
     try:
         return pipe(**kwargs)
-    except torch.OutOfMemoryError as exc:
+    except torch.cuda.OutOfMemoryError as exc:
         gpu.free_memory()
         raise BackendError(oom_message(pipe, gpu, what, exc)) from None
 

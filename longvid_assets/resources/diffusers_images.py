@@ -83,13 +83,7 @@ class DiffusersImageGenerator(ImageGenerator):
     @field_validator("prompt_template")
     @classmethod
     def _known_placeholders(cls, value: str) -> str:
-        unknown = set(re.findall(r"{(\w*)}", value)) - {"description", "style"}
-        if unknown or "{description}" not in value:
-            raise ValueError(
-                f"prompt_template {value!r} must contain {{description}} and may contain "
-                "{style}; nothing else in braces"
-            )
-        return value
+        return check_prompt_template(value)
 
     def check_config(self) -> None:
         mask_file = Path(self.mask).expanduser()
@@ -213,6 +207,17 @@ class SD3ImageGenerator(DiffusersImageGenerator):
                     f"model folder '{self.model}' holds a {found}, not a "
                     f"{self.pipeline_class} — use backend 'diffusers' for other models"
                 )
+
+
+def check_prompt_template(value: str) -> str:
+    """A keyframe prompt template has {description}, may have {style}, nothing else."""
+    unknown = set(re.findall(r"{(\w*)}", value)) - {"description", "style"}
+    if unknown or "{description}" not in value:
+        raise ValueError(
+            f"prompt_template {value!r} must contain {{description}} and may contain "
+            "{style}; nothing else in braces"
+        )
+    return value
 
 
 def make_mask(kind: str, fraction: float, size: tuple[int, int]) -> Image.Image:

@@ -105,6 +105,15 @@ class FramePackVideoGenerator(VideoGenerator):
             model_cache.release("framepack")
             self.gpu.free_memory()
 
+    def pipeline_key(self) -> dict:
+        """What the loaded pipeline depends on (not steps or prompts): the model cache key."""
+        return {
+            "model": self.model,
+            "transformer": self.transformer,
+            "image_encoder": self.image_encoder,
+            "gpu": self.gpu.placement(),
+        }
+
     def pipeline(self, logger):
         def load():
             import diffusers
@@ -132,13 +141,7 @@ class FramePackVideoGenerator(VideoGenerator):
                 logger, **components,
             )
 
-        key = {
-            "model": self.model,
-            "transformer": self.transformer,
-            "image_encoder": self.image_encoder,
-            "gpu": self.gpu.placement(),
-        }
-        return model_cache.load_once("framepack", key, load)
+        return model_cache.load_once("framepack", self.pipeline_key(), load)
 
     def generate(self, request: ClipRequest, out: Path) -> ClipResult:
         logger = RequestLogger(request.log)

@@ -8,9 +8,11 @@ YAML as a mapping under the backend's section:
       gpu: {device: auto, dtype: bfloat16, offload: model}
 
 Devices. `cuda:N` is the N-th device *visible to the process*, so it honours
-`CUDA_VISIBLE_DEVICES` exactly as torch does. `auto` claims a free visible GPU for the run:
-each process takes a lock file per physical GPU (`$TMPDIR/longvid-gpu-locks-<uid>/`), so N
-runs in the Dagster pool `gpu` (limit N) land on N different GPUs; without CUDA it is `cpu`.
+`CUDA_VISIBLE_DEVICES` exactly as torch does. `auto` claims a free visible GPU for the
+process: a lock file per physical GPU (`$TMPDIR/longvid-gpu-locks-<uid>/`), so N runs in the
+Dagster pool `gpu` (limit N) land on N different GPUs. Every `auto` resource of a run
+(keyframes, clips, captions) shares its process's GPU, and a process prefers the GPU it had
+before, where its cached models live. Without CUDA, `auto` is `cpu`.
 
 Lifecycle. Dagster calls `setup_for_execution` once per run (it claims the device and resets
 the peak-memory counter) and `teardown_after_execution` at its end (releases the claim and
@@ -30,6 +32,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -59,13 +62,16 @@ class GpuResource(ConfigurableResource):
     offload: Literal["none", "model", "group_block", "group_leaf", "sequential"] = "none"
     blocks_per_group: int = Field(1, ge=1, description="group_block: blocks onloaded at once")
     use_streams: bool = Field(True, description="group offload: prefetch on a CUDA stream")
+    low_cpu_mem_usage: bool = Field(
+        False, description="group offload with streams: pin weights as needed, not all at once"
+    )
     vae_tiling: bool = False
     attention_backend: str | None = None  # e.g. "flash", "_native_cudnn"; None = torch SDPA
     keep_loaded: bool = Field(True, description="keep models loaded between runs in a process")
     claim_timeout_s: float = Field(600.0, gt=0, description="auto: wait this long for a GPU")
 
     _claimed: Any = PrivateAttr(default=None)  # torch.device claimed for this run
-    _lock_file: Any = PrivateAttr(default=None)
+    _holds_claim: bool = PrivateAttr(default=False)
 
     @field_validator("device")
     @classmethod
@@ -99,9 +105,9 @@ class GpuResource(ConfigurableResource):
             context.log.info(f"gpu: running on {self._claimed} ({name})")
 
     def teardown_after_execution(self, context) -> None:
-        if self._lock_file is not None:
-            self._lock_file.close()  # releases the flock
-            self._lock_file = None
+        if self._holds_claim:
+            PROCESS_CLAIM.release()
+            self._holds_claim = False
         self.free_memory()
 
     # Device and dtype -------------------------------------------------------------------
@@ -129,6 +135,7 @@ class GpuResource(ConfigurableResource):
             "offload": self.offload,
             "blocks_per_group": self.blocks_per_group,
             "use_streams": self.use_streams,
+            "low_cpu_mem_usage": self.low_cpu_mem_usage,
             "vae_tiling": self.vae_tiling,
             "attention_backend": self.attention_backend,
         }
@@ -156,8 +163,9 @@ class GpuResource(ConfigurableResource):
                 )
             return torch.device("cuda", index)
         if not claim:
-            return torch.device("cuda", 0)
-        index, self._lock_file = claim_free_gpu(count, self.claim_timeout_s)
+            return torch.device("cuda", PROCESS_CLAIM.index or 0)
+        index = PROCESS_CLAIM.acquire(count, self.claim_timeout_s)
+        self._holds_claim = True
         return torch.device("cuda", index)
 
     # Placement --------------------------------------------------------------------------
@@ -170,7 +178,10 @@ class GpuResource(ConfigurableResource):
             logger.info(f"gpu.offload '{self.offload}' ignored on {device}: nothing to offload to")
             pipe.to(device)
         else:
-            apply_offload(pipe, self.offload, device, self.blocks_per_group, self.use_streams)
+            apply_offload(
+                pipe, self.offload, device, self.blocks_per_group, self.use_streams,
+                self.low_cpu_mem_usage,
+            )
         # 2. VAE tiling: decode large frames tile by tile.
         vae = getattr(pipe, "vae", None)
         if self.vae_tiling and vae is not None and hasattr(vae, "enable_tiling"):
@@ -227,7 +238,10 @@ def as_gpu_resource(value) -> GpuResource:
     return value
 
 
-def apply_offload(pipe, policy: str, device, blocks_per_group: int = 1, streams: bool = True):
+def apply_offload(
+    pipe, policy: str, device, blocks_per_group: int = 1, streams: bool = True,
+    low_cpu_mem_usage: bool = False,
+):
     """Apply one of OFFLOAD_POLICIES to a diffusers pipeline (diffusers' own hooks)."""
     import torch
 
@@ -246,21 +260,57 @@ def apply_offload(pipe, policy: str, device, blocks_per_group: int = 1, streams:
             num_blocks_per_group=blocks_per_group if policy == "group_block" else None,
             use_stream=streams and on_cuda,
             non_blocking=on_cuda,
+            low_cpu_mem_usage=low_cpu_mem_usage,
         )
     else:
         choices = ", ".join(OFFLOAD_POLICIES)
         raise ValueError(f"gpu.offload {policy!r} is unknown: use one of {choices}")
 
 
-def claim_free_gpu(count: int, timeout_s: float) -> tuple[int, Any]:
-    """Lock the first free visible GPU (by physical id, so processes with different
-    CUDA_VISIBLE_DEVICES agree) and return (visible index, open lock file)."""
+class ProcessClaim:
+    """The GPU this process holds for `device: auto`, shared by every GpuResource of its runs
+    and released (the lock file closed) when the last of them tears down."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.index: int | None = None
+        self.previous: int | None = None
+        self.users = 0
+        self._handle = None
+
+    def acquire(self, count: int, timeout_s: float) -> int:
+        with self._lock:
+            if self._handle is None:
+                self.index, self._handle = claim_free_gpu(count, timeout_s, self.previous)
+                self.previous = self.index
+            self.users += 1
+            return self.index
+
+    def release(self) -> None:
+        with self._lock:
+            self.users = max(0, self.users - 1)
+            if self.users == 0 and self._handle is not None:
+                self._handle.close()  # releases the flock
+                self._handle, self.index = None, None
+
+
+PROCESS_CLAIM = ProcessClaim()
+
+
+def claim_free_gpu(count: int, timeout_s: float, prefer: int | None = None) -> tuple[int, Any]:
+    """Lock a free visible GPU (`prefer` first) by its physical id, so processes with
+    different CUDA_VISIBLE_DEVICES agree; return (visible index, open lock file)."""
     physical = physical_gpu_ids(count)
+    order = list(range(count))
+    if prefer is not None and prefer in order:
+        order.remove(prefer)
+        order.insert(0, prefer)
     folder = Path(tempfile.gettempdir()) / f"longvid-gpu-locks-{os.getuid()}"
     folder.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + timeout_s
     while True:
-        for index, gpu_id in enumerate(physical):
+        for index in order:
+            gpu_id = physical[index]
             handle = open(folder / f"gpu-{gpu_id}.lock", "w")  # noqa: SIM115 (held for the run)
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -270,13 +320,14 @@ def claim_free_gpu(count: int, timeout_s: float) -> tuple[int, Any]:
             handle.write(f"{os.getpid()}\n")
             handle.flush()
             return index, handle
-        if time.monotonic() > deadline:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
             raise BackendError(
                 f"all {count} visible GPU(s) stayed claimed by other longvid runs for "
                 f"{timeout_s:.0f} s — set the Dagster pool limit to the GPU count "
                 f"(`dagster instance concurrency set gpu {count}`) or pin gpu.device: cuda:N"
             )
-        time.sleep(2.0)
+        time.sleep(min(2.0, remaining))
 
 
 def physical_gpu_ids(count: int) -> list[str]:

@@ -46,6 +46,7 @@ MOOD_PROMPTS = {
 
 class MusicGenMusic(MusicGenerator):
     backend_name: ClassVar[str] = "musicgen"
+    not_in_fingerprint: ClassVar[frozenset[str]] = frozenset({"local_files_only"})
 
     model: str = "facebook/musicgen-small"
     prompts: dict[str, str] = {}  # mood -> text description, over MOOD_PROMPTS

@@ -22,6 +22,7 @@ from PIL import Image, UnidentifiedImageError
 from pydantic import Field, PrivateAttr, field_validator
 
 from longvid_assets.errors import BackendError
+from longvid_assets.resources.diffusers_images import check_prompt_template
 from longvid_assets.resources.images import ImageGenerator, KeyframeRequest
 from longvid_assets.resources.openai_http import DEFAULT_BASE_URL, describe_failure, make_client
 
@@ -57,6 +58,11 @@ class OpenAIImageGenerator(ImageGenerator):
         if value != "auto" and not (len(parts) == 2 and all(p.isdigit() for p in parts)):
             raise ValueError(f"size {value!r} must be auto or WxH, e.g. 1536x1024")
         return value
+
+    @field_validator("prompt_template")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        return check_prompt_template(value)
 
     @field_validator("base_url")
     @classmethod

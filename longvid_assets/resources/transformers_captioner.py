@@ -22,7 +22,11 @@ from pydantic import Field, PrivateAttr
 from longvid_assets.errors import BackendError, ConfigError
 from longvid_assets.media.frames import SampledFrame
 from longvid_assets.resources.captioner import CaptionRequest, FrameCaptioner
-from longvid_assets.resources.diffusers_common import dtype_kwargs, load_pretrained
+from longvid_assets.resources.diffusers_common import (
+    dtype_kwargs,
+    load_pretrained,
+    missing_model_message,
+)
 from longvid_assets.resources.gpu import GpuResource
 from longvid_assets.resources.model_cache import load_once, release
 
@@ -33,6 +37,7 @@ MINICPM_TIME_SCALE = 0.1  # MiniCPM-V 4.5 temporal ids count tenths of a second
 
 class TransformersCaptioner(FrameCaptioner):
     backend_name: ClassVar[str] = "transformers"
+    not_in_fingerprint: ClassVar[frozenset[str]] = frozenset({"local_files_only"})
 
     model: str = "openbmb/MiniCPM-V-4_5"  # hub id or local folder
     api: Literal["auto", "image_text_to_text", "minicpm_chat"] = "auto"
@@ -81,7 +86,9 @@ class TransformersCaptioner(FrameCaptioner):
                     f"captioner.model {self.model!r} runs its own code — set "
                     "captioner.trust_remote_code: true if you trust the repository"
                 ) from None
-            raise
+            raise BackendError(missing_model_message(self.model, "captioner.model", exc)) from None
+        except OSError as exc:
+            raise BackendError(missing_model_message(self.model, "captioner.model", exc)) from None
         return "minicpm_chat" if config.model_type.startswith("minicpm") else "image_text_to_text"
 
     def loaded(self) -> tuple[str, object, object]:
@@ -131,11 +138,10 @@ class TransformersCaptioner(FrameCaptioner):
 
         frames = self.frames(request)
         api, model, processor = self.loaded()
-        torch.manual_seed(0)
         with torch.inference_mode():
             if api == "minicpm_chat":
-                text = model.chat(tokenizer=processor, **minicpm_chat_kwargs(frames, self.question,
-                                                                              self.max_tokens))
+                kwargs = minicpm_chat_kwargs(frames, self.question, self.max_tokens)
+                text = model.chat(tokenizer=processor, **kwargs)
             else:
                 text = self._generate(model, processor, frames)
         text = " ".join(str(text).split())

@@ -109,11 +109,14 @@ class WanFLF2VVideoGenerator(VideoGenerator):
             model_cache.release("wan_flf2v")
             self.gpu.free_memory()
 
+    def pipeline_key(self) -> dict:
+        """What the loaded pipeline depends on (not steps or prompts): the model cache key."""
+        return {"model": self.model, "gpu": self.gpu.placement()}
+
     def pipeline(self, logger):
-        key = {"model": self.model, "gpu": self.gpu.placement()}
         return model_cache.load_once(
             "wan_flf2v",
-            key,
+            self.pipeline_key(),
             lambda: load_pipeline(
                 "WanImageToVideoPipeline", self.model, self.gpu, "video_generator.model", logger
             ),
