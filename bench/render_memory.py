@@ -40,8 +40,18 @@ def measure(prompt: Path, config: str) -> tuple[float, float, Path]:
     with tempfile.TemporaryDirectory(prefix="longvid-bench-") as home:
         env = {**os.environ, "DAGSTER_HOME": home}
         started = time.perf_counter()
-        command = [sys.executable, "-m", "longvid_assets.cli", "render", str(prompt), "--config", config]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        command = [
+            sys.executable,
+            "-m",
+            "longvid_assets.cli",
+            "render",
+            str(prompt),
+            "--config",
+            config,
+        ]
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         out = process.stdout.read().decode().strip().splitlines()
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
@@ -64,8 +74,10 @@ def main() -> None:
     print(f"{'prompt':<14}{'video s':>9}{'wall s':>9}{'peak RSS MiB':>14}")
     print(f"{'example':<14}{base_len:>9.1f}{base_wall:>9.1f}{base_rss:>14.0f}")
     print(f"{'example x4':<14}{long_len:>9.1f}{long_wall:>9.1f}{long_rss:>14.0f}")
-    print(f"length ratio {long_len / base_len:.2f}, wall ratio {long_wall / base_wall:.2f}, "
-          f"peak RSS ratio {long_rss / base_rss:.2f} (goal: RSS ratio near 1)")
+    print(
+        f"length ratio {long_len / base_len:.2f}, wall ratio {long_wall / base_wall:.2f}, "
+        f"peak RSS ratio {long_rss / base_rss:.2f} (goal: RSS ratio near 1)"
+    )
 
 
 if __name__ == "__main__":

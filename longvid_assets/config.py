@@ -62,7 +62,9 @@ def config_path(name: str | None = None) -> Path:
         if folder and (Path(folder) / f"{name}.yaml").is_file():
             return Path(folder) / f"{name}.yaml"
     known = sorted(p.stem for p in PROJECT_CONFIGS.glob("*.yaml"))
-    raise ConfigError(f"config '{name}' not found — use one of: {', '.join(known)} (or a .yaml path)")
+    raise ConfigError(
+        f"config '{name}' not found — use one of: {', '.join(known)} (or a .yaml path)"
+    )
 
 
 def load_config(name: str | None = None) -> LongvidConfig:
@@ -78,14 +80,18 @@ def load_config(name: str | None = None) -> LongvidConfig:
         sections.setdefault(key, dict(default))
     missing = sorted(set(BACKENDS) - set(sections))
     if missing:
-        raise ConfigError(f"{path}: missing section(s) {', '.join(missing)} — add them with a 'backend:'")
+        raise ConfigError(
+            f"{path}: missing section(s) {', '.join(missing)} — add them with a 'backend:'"
+        )
     try:
         config = LongvidConfig(name=path.stem, path=str(path), resources={}, **raw)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"])
         raise ConfigError(f"{path}: {field}: {error['msg']}") from None
-    config.resources = {key: build_resource(path, key, section) for key, section in sections.items()}
+    config.resources = {
+        key: build_resource(path, key, section) for key, section in sections.items()
+    }
     config.resources["settings"] = LongvidSettings(
         config_name=config.name, render=config.render, prompts_dir=config.sensor.prompts_dir
     )
@@ -100,7 +106,9 @@ def build_resource(path: Path, key: str, section: object):
     backend = params.pop("backend")
     if backend not in BACKENDS[key]:
         choices = ", ".join(BACKENDS[key])
-        raise ConfigError(f"{path}: {key}.backend '{backend}' is unknown — choose one of: {choices}")
+        raise ConfigError(
+            f"{path}: {key}.backend '{backend}' is unknown — choose one of: {choices}"
+        )
     module_name, class_name = BACKENDS[key][backend].split(":")
     try:
         cls = getattr(importlib.import_module(module_name), class_name)

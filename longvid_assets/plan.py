@@ -72,7 +72,7 @@ class RenderPlan(BaseModel):
 
     @model_validator(mode="after")
     def _boundaries_are_shared(self):
-        for before, after in zip(self.segments, self.segments[1:]):
+        for before, after in zip(self.segments, self.segments[1:], strict=False):
             if before.last_keyframe != after.first_keyframe:
                 raise ValueError(
                     f"segment {after.index} first_keyframe must equal segment {before.index} "
@@ -150,13 +150,15 @@ def build_plan(
         durations = [d * scale for d in durations]
     # 2. Whole frames, so the video's length is exactly the sum of its segments.
     snapped = [snap_to_frames(d, fps) for d in durations]
-    for index, (old, new) in enumerate(zip(durations, snapped)):
+    for index, (old, new) in enumerate(zip(durations, snapped, strict=True)):
         if abs(old - new) > 1e-6 and drafts[index].duration_s:
-            log.warning("segment %03d duration %.3f s snapped to %.3f s (whole frames)", index, old, new)
+            log.warning(
+                "segment %03d duration %.3f s snapped to %.3f s (whole frames)", index, old, new
+            )
     # 3. Keyframes: segment i ends where segment i+1 starts.
     segments = []
     previous_last = drafts[0].first_keyframe or drafts[0].prompt
-    for index, (draft, duration) in enumerate(zip(drafts, snapped)):
+    for index, (draft, duration) in enumerate(zip(drafts, snapped, strict=True)):
         first = previous_last if index else (draft.first_keyframe or draft.prompt)
         last = draft.last_keyframe or draft.prompt
         segments.append(
@@ -190,9 +192,14 @@ def drafts_from_spec(spec: PromptSpec) -> list[SegmentDraft]:
     """Explicit `segments:` in the prompt file, which override planning."""
     drafts = []
     for index, seg in enumerate(spec.segments or []):
-        if index and seg.first_keyframe and spec.segments[index - 1].last_keyframe not in (
-            None,
-            seg.first_keyframe,
+        if (
+            index
+            and seg.first_keyframe
+            and spec.segments[index - 1].last_keyframe
+            not in (
+                None,
+                seg.first_keyframe,
+            )
         ):
             raise ValueError(
                 f"segments.{index}.first_keyframe differs from segments.{index - 1}.last_keyframe"

@@ -91,8 +91,13 @@ class PromptSpec(BaseModel):
         if isinstance(data, dict) and "prompt" not in data:
             if not data.get("segments"):
                 raise PydanticCustomError("missing", "is required", {})
-            data = {**data, "prompt": " ".join(str(s.get("prompt", "")) for s in data["segments"]
-                                              if isinstance(s, dict)) or "-"}
+            data = {
+                **data,
+                "prompt": " ".join(
+                    str(s.get("prompt", "")) for s in data["segments"] if isinstance(s, dict)
+                )
+                or "-",
+            }
         return data
 
     @field_validator("resolution")
@@ -129,7 +134,9 @@ def load_prompt_file(path: str | Path) -> PromptSpec:
     path = Path(path)
     # 1. The file itself: exists, known kind, size, encoding.
     if path.suffix.lower() not in PROMPT_SUFFIXES:
-        raise PromptFileError(path, f"unknown file type '{path.suffix}'", "name it .yaml, .yml or .txt")
+        raise PromptFileError(
+            path, f"unknown file type '{path.suffix}'", "name it .yaml, .yml or .txt"
+        )
     if not path.is_file():
         raise PromptFileError(path, "no such file", "check the path")
     size = path.stat().st_size
@@ -144,10 +151,7 @@ def load_prompt_file(path: str | Path) -> PromptSpec:
             path, f"not UTF-8 (bad byte at offset {exc.start})", "save the file as UTF-8"
         ) from None
     # 2. Parse: plain text is the prompt alone; YAML must be a mapping.
-    if path.suffix.lower() == ".txt":
-        data = {"prompt": text}
-    else:
-        data = _parse_yaml(path, text)
+    data = {"prompt": text} if path.suffix.lower() == ".txt" else _parse_yaml(path, text)
     # 3. Validate the fields.
     try:
         return PromptSpec.model_validate(data)
@@ -181,10 +185,14 @@ def _field_error(path: Path, exc: ValidationError) -> PromptFileError:
     field = ".".join(loc) if loc else None
     top = loc[0] if loc else ""
     if error["type"] == "extra_forbidden":
-        allowed = ", ".join(PromptSpec.model_fields) if len(loc) == 1 else ", ".join(
-            SegmentSpec.model_fields
+        allowed = (
+            ", ".join(PromptSpec.model_fields)
+            if len(loc) == 1
+            else ", ".join(SegmentSpec.model_fields)
         )
-        return PromptFileError(path, "unknown field", f"remove it; allowed fields: {allowed}", field)
+        return PromptFileError(
+            path, "unknown field", f"remove it; allowed fields: {allowed}", field
+        )
     if error["type"] == "missing":
         return PromptFileError(path, "is required", FIXES.get(top, "add it"), field)
     fix = FIXES.get(loc[-1] if loc else "", FIXES.get(top, "correct the value"))

@@ -26,7 +26,9 @@ def find_prompt_file(render: str, store: ArtifactStore, prompts_dir: str) -> Pat
         if render_name(path) == render:
             return path
     if recorded is not None:
-        raise LongvidError(f"render '{render}': its prompt file {recorded} is gone — restore it or render another")
+        raise LongvidError(
+            f"render '{render}': its prompt file {recorded} is gone — restore it or render another"
+        )
     raise LongvidError(
         f"render '{render}': no prompt file found — run `longvid render PATH` or put "
         f"'{render}.yaml' in {prompts_dir}/"

@@ -18,8 +18,14 @@ def test_definitions_load_and_jobs_resolve():
     defs = build_definitions(load_config("default"))
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
-    assert keys == {"segment_plan", "keyframe_images", "segment_clips", "clip_captions",
-                    "audio_tracks", "final_video"}
+    assert keys == {
+        "segment_plan",
+        "keyframe_images",
+        "segment_clips",
+        "clip_captions",
+        "audio_tracks",
+        "final_video",
+    }
     for name in ("plan_job", "segment_job", "render_job"):
         assert defs.resolve_job_def(name) is not None
     for key in graph.get_all_asset_keys():
@@ -28,8 +34,19 @@ def test_definitions_load_and_jobs_resolve():
 
 def test_dagster_definitions_validate_cli():
     done = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "longvid_assets.definitions"],
-        cwd=ROOT, capture_output=True, text=True, timeout=180,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "definitions",
+            "validate",
+            "-m",
+            "longvid_assets.definitions",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=180,
         env={**os.environ, "DAGSTER_HOME": ""},
     )
     assert done.returncode == 0, done.stdout + done.stderr
@@ -38,7 +55,10 @@ def test_dagster_definitions_validate_cli():
 @pytest.mark.parametrize(
     "section,expected",
     [
-        ("video_generator:\n  backend: sora9\n", "video_generator.backend 'sora9' is unknown — choose one of: animatic"),
+        (
+            "video_generator:\n  backend: sora9\n",
+            "video_generator.backend 'sora9' is unknown — choose one of: animatic",
+        ),
         ("video_generator:\n  backend: animatic\n  zoom: lots\n", "video_generator (animatic)"),
         ("render:\n  fps: 500\n", "render.fps"),
         ("render:\n  resolution: [641, 360]\n", "odd"),

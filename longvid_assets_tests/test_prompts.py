@@ -26,8 +26,16 @@ MALFORMED = [
     ("syntax.yaml", "prompt: [unclosed\n", ["YAML syntax error", "line"]),
     ("duration.yaml", "prompt: hi\nduration: -5\n", ["'duration'", "seconds"]),
     ("segs.yaml", "prompt: hi\nsegments: []\n", ["'segments'", "empty list"]),
-    ("segfield.yaml", "prompt: hi\nsegments:\n  - prompt: a\n    camera: pan\n", ["segments.0.camera"]),
-    ("segdur.yaml", "prompt: hi\nsegments:\n  - prompt: a\n    duration: 500\n", ["segments.0.duration"]),
+    (
+        "segfield.yaml",
+        "prompt: hi\nsegments:\n  - prompt: a\n    camera: pan\n",
+        ["segments.0.camera"],
+    ),
+    (
+        "segdur.yaml",
+        "prompt: hi\nsegments:\n  - prompt: a\n    duration: 500\n",
+        ["segments.0.duration"],
+    ),
     ("seed.yaml", "prompt: hi\nseed: -1\n", ["'seed'", "0"]),
     ("notes.md", "prompt: hi\n", ["unknown file type", ".yaml"]),
     ("my story.v2 – ñandú.yaml", "prompt: hi\nfps: 99\n", ["my story.v2 – ñandú.yaml", "'fps'"]),

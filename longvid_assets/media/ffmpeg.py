@@ -46,18 +46,22 @@ class VideoWriter:
     def __init__(self, out: Path, width: int, height: int, fps: int, crf: int = 20):
         self.out, self.width, self.height = Path(out), width, height
         self.frames = 0
-        stream = ffmpeg.input(
-            "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=fps
-        ).output(
-            str(self.out),
-            vcodec="libx264",
-            pix_fmt="yuv420p",
-            crf=crf,
-            preset="veryfast",
-            movflags="+faststart",
-            r=fps,
-            format="mp4",
-        ).global_args("-nostats", "-loglevel", "error")  # stderr stays small: no pipe stall
+        stream = (
+            ffmpeg.input(
+                "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{width}x{height}", framerate=fps
+            )
+            .output(
+                str(self.out),
+                vcodec="libx264",
+                pix_fmt="yuv420p",
+                crf=crf,
+                preset="veryfast",
+                movflags="+faststart",
+                r=fps,
+                format="mp4",
+            )
+            .global_args("-nostats", "-loglevel", "error")
+        )  # stderr stays small: no pipe stall
         self._process = ffmpeg.run_async(
             stream, cmd=ffmpeg_exe(), pipe_stdin=True, pipe_stderr=True, overwrite_output=True
         )
@@ -65,7 +69,8 @@ class VideoWriter:
     def write(self, frame: np.ndarray) -> None:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(
-                f"frame is {frame.shape} {frame.dtype}; expected ({self.height}, {self.width}, 3) uint8"
+                f"frame is {frame.shape} {frame.dtype}; "
+                f"expected ({self.height}, {self.width}, 3) uint8"
             )
         self._process.stdin.write(frame.tobytes())
         self.frames += 1
@@ -74,7 +79,9 @@ class VideoWriter:
         self._process.stdin.close()
         stderr = self._process.stderr.read()
         if self._process.wait() != 0:
-            raise BackendError(f"ffmpeg failed while encoding {self.out.name}: {_last_line(stderr)}")
+            raise BackendError(
+                f"ffmpeg failed while encoding {self.out.name}: {_last_line(stderr)}"
+            )
 
     def __enter__(self) -> "VideoWriter":
         return self

@@ -65,7 +65,11 @@ class LocalArtifactStore(ArtifactStore):
         return Path(self.root).expanduser().resolve() if self.root else default_root().resolve()
 
     def artifact_path(self, stage: str, fp: str, name: str) -> Path:
-        parts = (_check_part(stage, "stage"), _check_part(fp, "fingerprint"), _check_part(name, "name"))
+        parts = (
+            _check_part(stage, "stage"),
+            _check_part(fp, "fingerprint"),
+            _check_part(name, "name"),
+        )
         return self.root_path.joinpath("artifacts", *parts)
 
     def has(self, stage: str, fp: str, name: str) -> bool:
@@ -78,7 +82,9 @@ class LocalArtifactStore(ArtifactStore):
             yield tmp
 
     def publish(self, source: Path, render: str, name: str) -> Path:
-        target = self.root_path / "renders" / _check_part(render, "render") / _check_part(name, "name")
+        target = (
+            self.root_path / "renders" / _check_part(render, "render") / _check_part(name, "name")
+        )
         with atomic_path(target) as tmp:
             shutil.copyfile(source, tmp)
         return target
