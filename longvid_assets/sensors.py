@@ -8,8 +8,9 @@
 2. `stale_segments_sensor` follows every new `segment_plan` materialization (except those of
    `longvid render`, which drives its own segments): once the render has no run in flight,
    it requests a `segment_job` run for each segment partition whose fingerprint is not yet
-   recorded and stored (`staleness.py`), only its stale stages; when those runs are done and
-   every segment is fresh, one `render_job` run for the stale render-level stages.
+   recorded and stored (`staleness.py`), only its stale stages (and, meanwhile, audio_tracks
+   if stale: it reads only the plan); when those runs are done and every segment is fresh,
+   one `render_job` run for the stale render-level stages.
 
 Both cursors are JSON kept by Dagster, so they survive daemon restarts; run keys include a
 sequence number (folder) or the plan's storage id (segments), so "the same state again"
@@ -52,7 +53,12 @@ from longvid_assets.plan import drafts_from_spec
 from longvid_assets.prompts import load_prompt_file, render_name
 from longvid_assets.resources.store import ArtifactStore
 from longvid_assets.sources import prompt_files
-from longvid_assets.staleness import assess_render, read_plan, render_stages_to_run
+from longvid_assets.staleness import (
+    assess_render,
+    audio_runs_beside_segments,
+    read_plan,
+    render_stages_to_run,
+)
 
 PLAN_BATCH = 200
 UNFINISHED = [
@@ -273,6 +279,17 @@ def follow_plans(instance: DagsterInstance, resources: dict, cursor: dict) -> Pl
                         partition_key=segment_partition_key(render, key),
                         asset_selection=[AssetKey(stage) for stage in stages],
                         run_key=f"{render}|{key}:{last[:12]}:{entry['plan']}",
+                        tags=tags,
+                    )
+                )
+            if audio_runs_beside_segments(staleness):  # it reads only the plan: meanwhile
+                audio = staleness.expected.render["audio_tracks"]
+                out.run_requests.append(
+                    RunRequest(
+                        job_name=render_job.name,
+                        partition_key=render,
+                        asset_selection=[AssetKey("audio_tracks")],
+                        run_key=f"{render}:{audio[:12]}:{entry['plan']}",
                         tags=tags,
                     )
                 )

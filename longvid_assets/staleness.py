@@ -184,6 +184,12 @@ def assess_render(
     return result
 
 
+def audio_runs_beside_segments(staleness: RenderStaleness) -> bool:
+    """audio_tracks reads only the plan, so when it is stale while segments are too, it can
+    run at the same time as the segment runs instead of after them."""
+    return bool(staleness.stale_segments) and "audio_tracks" in staleness.stale_render_stages
+
+
 def render_stages_to_run(staleness: RenderStaleness, segments_ran: bool) -> list[str]:
     """The render-level stages a render needs: the stale ones, and `final_video` whenever
     anything before it ran: it re-publishes the render's files, including sidecars made from

@@ -104,7 +104,9 @@ def test_daemon_renders_a_dropped_prompt_file(tmp_path):
         with DagsterInstance.from_config(str(home)) as instance:
             runs = instance.get_runs(RunsFilter(tags={"longvid/render": "walk"}))
             by_job = sorted(run.job_name for run in runs)
-            assert by_job == ["plan_job", "render_job", "segment_job", "segment_job"], by_job
+            # The plan; both segments and, meanwhile, audio_tracks; then final_video.
+            assert by_job == ["plan_job", "render_job", "render_job", "segment_job",
+                              "segment_job"], by_job
             assert all(run.status == DagsterRunStatus.SUCCESS for run in runs if
                        run.job_name != "render_job")
             audio = instance.fetch_materializations(AssetKey("audio_tracks"), limit=1).records
