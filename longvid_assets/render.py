@@ -7,10 +7,8 @@ the expected fingerprints are compared with what the instance recorded and the s
 costs one segment run plus the render-level stages.
 """
 
-import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +27,6 @@ from longvid_assets.staleness import (
     SEGMENT_STAGES,
     assess_plan,
     assess_render,
-    audio_runs_beside_segments,
     render_stages_to_run,
 )
 
@@ -99,7 +96,6 @@ def render_prompt_file(
     checks: dict[str, bool] = {}
     statuses: dict[str, dict[str, str]] = {}
     skipped: set[tuple[str, str]] = set()
-    lock = threading.Lock()  # audio_tracks may run in a second thread (step 3)
 
     def run(selection: list[str], partition_key, label: str):
         started = time.perf_counter()
@@ -120,24 +116,22 @@ def render_prompt_file(
             key = partition_key.keys_by_dimension["segment"]
         else:
             key = name
-        with lock:
-            outcome_runs.append(result.run_id)
-            for node in selection:
-                for mat in result.asset_materializations_for_node(node):
-                    status = "cached" if mat.metadata["cached"].value else "built"
-                    counts[status] += 1
-                    statuses.setdefault(node, {})[key] = status
-            for evaluation in result.get_asset_check_evaluations():
-                where = evaluation.partition or partition_key
-                checks[f"{where} {evaluation.check_name}"] = evaluation.passed
+        outcome_runs.append(result.run_id)
+        for node in selection:
+            for mat in result.asset_materializations_for_node(node):
+                status = "cached" if mat.metadata["cached"].value else "built"
+                counts[status] += 1
+                statuses.setdefault(node, {})[key] = status
+        for evaluation in result.get_asset_check_evaluations():
+            where = evaluation.partition or partition_key
+            checks[f"{where} {evaluation.check_name}"] = evaluation.passed
         progress(f"{label:<34} {time.perf_counter() - started:5.1f}s")
         return result
 
     def fresh(stage: str, key: str) -> None:
-        with lock:
-            counts["cached"] += 1
-            statuses.setdefault(stage, {})[key] = "cached"
-            skipped.add((stage, key))
+        counts["cached"] += 1
+        statuses.setdefault(stage, {})[key] = "cached"
+        skipped.add((stage, key))
 
     # 2. Plan, unless the instance already recorded this file's plan fingerprint. The
     #    asset registers the render's segment partitions.
@@ -150,33 +144,24 @@ def render_prompt_file(
     else:
         plan = run(["segment_plan"], name, "[1/3] segment_plan").output_for_node("segment_plan")
     # 3. Per-segment stages: one run per stale segment, selecting only its stale stages
-    #    (models load once per process); fresh partitions get no run. audio_tracks needs
-    #    only the plan: when it is stale too, it runs in a second thread meanwhile.
+    #    (models load once per process); fresh partitions get no run. (Runs stay
+    #    sequential here: Dagster's in-process compute-log capture is not thread-safe.)
     staleness = assess_render(plan, config.resources, instance)
-    audio_beside = audio_runs_beside_segments(staleness)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="longvid-audio") as pool:
-        audio = None
-        if audio_beside:
-            audio = pool.submit(run, ["audio_tracks"], name, "[3/3] audio_tracks (meanwhile)")
-        for seg in plan.segments:
-            stale = staleness.stale_segments.get(seg.key, [])
-            for stage in SEGMENT_STAGES:
-                if stage not in stale:
-                    fresh(stage, seg.key)
-            if stale:
-                label = f"[2/3] segment {seg.index + 1}/{len(plan.segments)}"
-                run(stale, segment_partition_key(name, seg.key), label)
-        if audio is not None:
-            audio.result()  # re-raises its failure
+    for seg in plan.segments:
+        stale = staleness.stale_segments.get(seg.key, [])
+        for stage in SEGMENT_STAGES:
+            if stage not in stale:
+                fresh(stage, seg.key)
+        if stale:
+            label = f"[2/3] segment {seg.index + 1}/{len(plan.segments)}"
+            run(stale, segment_partition_key(name, seg.key), label)
     if staleness.fresh_segments:
         fresh_count = f"{len(staleness.fresh_segments)}/{len(plan.segments)}"
         progress(f"[2/3] {fresh_count} segments fresh, skipped")
     # 4. Render-level stages: the stale ones, and final_video after any segment run.
     stale_render = render_stages_to_run(staleness, segments_ran=bool(staleness.stale_segments))
-    if audio_beside:
-        stale_render.remove("audio_tracks")
     for stage in RENDER_STAGES:
-        if stage not in stale_render and not (audio_beside and stage == "audio_tracks"):
+        if stage not in stale_render:
             fresh(stage, name)
     if stale_render:
         result = run(stale_render, name, f"[3/3] {' + '.join(stale_render)}")
