@@ -1,10 +1,11 @@
 """Full render of an 8-segment prompt vs the rerun after a one-segment edit.
 
-    python bench/rerun.py [--config default] [--segments 8] [--seconds 6]
+    python bench/rerun.py [--config default] [--segments 8] [--seconds 6] [--edit sentence]
 
 Renders an explicit-segments prompt at the config's default size (640x360, 24 fps on the
-embedded default) into a fresh temporary DAGSTER_HOME, then rewrites one middle segment's
-sentence (its picture prompt and its narration) and renders again. Both renders go through
+embedded default) into a fresh temporary DAGSTER_HOME, then rewrites one middle segment —
+its sentence (picture prompt and narration, the default), only its `picture` prompt, or only
+its `narration` — and renders again. Both renders go through
 `render_prompt_file`, as `longvid render` does; the model cache is emptied before each, so
 the rerun loads its models as a new process would. Prints both wall times and their ratio
 (goal: <= 0.20): the rerun should cost one segment run plus the render-level stages.
@@ -36,12 +37,16 @@ SCENES = [
 EDIT = ("A seabird gliding through the lamp's beam", "A seabird glides through the beam of light.")
 
 
-def prompt_spec(segments: int, seconds: float, edit_index: int | None = None) -> dict:
+def prompt_spec(
+    segments: int, seconds: float, edit_index: int | None = None, edit: str = "sentence"
+) -> dict:
     items = []
     for i in range(segments):
         picture, words = SCENES[i % len(SCENES)]
-        if i == edit_index:
-            picture, words = EDIT
+        if i == edit_index and edit in ("sentence", "picture"):
+            picture = EDIT[0]
+        if i == edit_index and edit in ("sentence", "narration"):
+            words = EDIT[1]
         item = {"prompt": f"{picture}, shot {i + 1}", "narration": words, "duration": seconds}
         # Boundary keyframes named explicitly: shared by neighbours, untouched by the edit.
         if i == 0:
@@ -68,6 +73,7 @@ def main() -> int:
     parser.add_argument("--config", default="default")
     parser.add_argument("--segments", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=6.0, help="length of each segment")
+    parser.add_argument("--edit", choices=["sentence", "picture", "narration"], default="sentence")
     args = parser.parse_args()
     logging.getLogger("dagster").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
@@ -89,9 +95,9 @@ def main() -> int:
             print(f"full render: {args.segments} segments x {args.seconds:g} s")
             full_s, full = render(path, config, instance)
             # 2. One segment's sentence rewritten, rendered again.
-            edited = prompt_spec(args.segments, args.seconds, edit_index)
+            edited = prompt_spec(args.segments, args.seconds, edit_index, args.edit)
             path.write_text(yaml.safe_dump(edited), "utf-8")
-            print(f"rerun after editing segment {edit_index:03d}")
+            print(f"rerun after editing segment {edit_index:03d} ({args.edit})")
             rerun_s, rerun = render(path, config, instance)
     finally:
         shutil.rmtree(home, ignore_errors=True)

@@ -35,7 +35,9 @@ def boundary_seed(plan: RenderPlan, k: int) -> int:
 
 
 def plan_fp(spec_json: dict, render: str, planner: dict, defaults: dict) -> str:
-    return fingerprint("segment_plan", CODE_VERSIONS["segment_plan"], spec_json, render, planner, defaults)
+    return fingerprint(
+        "segment_plan", CODE_VERSIONS["segment_plan"], spec_json, render, planner, defaults
+    )
 
 
 def keyframe_fp(plan: RenderPlan, k: int, images: dict) -> str:
