@@ -54,16 +54,32 @@ def musicgen_small(device: str, seconds: float):
         T5Config,
     )
 
-    text = T5Config(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12,
-                    num_heads=12)  # t5-base
-    codec = EncodecConfig(target_bandwidths=[2.2], sampling_rate=32000, audio_channels=1,
-                          upsampling_ratios=[8, 5, 4, 4], codebook_size=2048, normalize=False,
-                          num_filters=64, hidden_size=128)  # encodec_32khz
-    decoder = MusicgenDecoderConfig(vocab_size=2048, hidden_size=1024, num_hidden_layers=24,
-                                    num_attention_heads=16, ffn_dim=4096, num_codebooks=4,
-                                    pad_token_id=2048, bos_token_id=2048)
-    config = MusicgenConfig(text_encoder=text.to_dict(), audio_encoder=codec.to_dict(),
-                            decoder=decoder.to_dict())
+    text = T5Config(
+        vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12
+    )  # t5-base
+    codec = EncodecConfig(
+        target_bandwidths=[2.2],
+        sampling_rate=32000,
+        audio_channels=1,
+        upsampling_ratios=[8, 5, 4, 4],
+        codebook_size=2048,
+        normalize=False,
+        num_filters=64,
+        hidden_size=128,
+    )  # encodec_32khz
+    decoder = MusicgenDecoderConfig(
+        vocab_size=2048,
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        ffn_dim=4096,
+        num_codebooks=4,
+        pad_token_id=2048,
+        bos_token_id=2048,
+    )
+    config = MusicgenConfig(
+        text_encoder=text.to_dict(), audio_encoder=codec.to_dict(), decoder=decoder.to_dict()
+    )
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
     model = MusicgenForConditionalGeneration(config).to(device, dtype).eval()
     model.generation_config.update(decoder_start_token_id=2048, pad_token_id=2048)
@@ -72,8 +88,9 @@ def musicgen_small(device: str, seconds: float):
 
     def run() -> float:
         with torch.inference_mode():
-            audio = model.generate(input_ids=input_ids, do_sample=True, guidance_scale=3.0,
-                                   max_new_tokens=tokens)
+            audio = model.generate(
+                input_ids=input_ids, do_sample=True, guidance_scale=3.0, max_new_tokens=tokens
+            )
         return audio.shape[-1] / 32000
 
     return timed(run, device)
@@ -99,13 +116,19 @@ def bark(device: str, hidden: int, layers: int, heads: int, semantic_tokens: int
 
     size = {"hidden_size": hidden, "num_layers": layers, "num_heads": heads, "block_size": 1024}
     config = BarkConfig(
-        semantic_config=BarkSemanticConfig(input_vocab_size=129_600, output_vocab_size=10_048,
-                                           **size).to_dict(),
-        coarse_acoustics_config=BarkCoarseConfig(input_vocab_size=12_096,
-                                                 output_vocab_size=12_096, **size).to_dict(),
-        fine_acoustics_config=BarkFineConfig(input_vocab_size=1_056, output_vocab_size=1_056,
-                                             n_codes_total=8, n_codes_given=1,
-                                             **size).to_dict(),
+        semantic_config=BarkSemanticConfig(
+            input_vocab_size=129_600, output_vocab_size=10_048, **size
+        ).to_dict(),
+        coarse_acoustics_config=BarkCoarseConfig(
+            input_vocab_size=12_096, output_vocab_size=12_096, **size
+        ).to_dict(),
+        fine_acoustics_config=BarkFineConfig(
+            input_vocab_size=1_056,
+            output_vocab_size=1_056,
+            n_codes_total=8,
+            n_codes_given=1,
+            **size,
+        ).to_dict(),
         codec_config=EncodecConfig().to_dict(),  # encodec_24khz
     )
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
@@ -114,14 +137,16 @@ def bark(device: str, hidden: int, layers: int, heads: int, semantic_tokens: int
         semantic_config=BarkSemanticGenerationConfig().to_dict(),
         coarse_acoustics_config=BarkCoarseGenerationConfig().to_dict(),
         fine_acoustics_config=BarkFineGenerationConfig().to_dict(),
-        sample_rate=24000, codebook_size=1024,
+        sample_rate=24000,
+        codebook_size=1024,
     )
     input_ids = torch.randint(0, 10_000, (1, 256), device=device)
 
     def run() -> float:
         with torch.inference_mode():
-            audio = model.generate(input_ids=input_ids, do_sample=True,
-                                   semantic_max_new_tokens=semantic_tokens)
+            audio = model.generate(
+                input_ids=input_ids, do_sample=True, semantic_max_new_tokens=semantic_tokens
+            )
         return audio.shape[-1] / 24000  # random weights may stop early: use what came out
 
     return timed(run, device)
@@ -155,8 +180,10 @@ def main() -> None:
 
     rtf, audio, wall = piper_rtf(args.repeats)
     cpu = f"{torch.get_num_threads()} torch threads / {__import__('os').cpu_count()} CPUs"
-    print(f"piper en_US-joe-medium (CPU, onnxruntime; {cpu}): {audio:.1f} s of speech in "
-          f"{wall:.2f} s -> {rtf:.1f}x real time")
+    print(
+        f"piper en_US-joe-medium (CPU, onnxruntime; {cpu}): {audio:.1f} s of speech in "
+        f"{wall:.2f} s -> {rtf:.1f}x real time"
+    )
 
     device = args.device or ("cuda" if torch.cuda.is_available() else None)
     if device is None:
@@ -173,8 +200,10 @@ def main() -> None:
     for name, run in runs.items():
         rtf, audio_s, peak = run()
         memory = f", peak {peak:.1f} GiB" if peak is not None else ""
-        print(f"{name} (full size, random weights, {where}): {audio_s:.1f} s of audio -> "
-              f"{rtf:.2f}x real time{memory}")
+        print(
+            f"{name} (full size, random weights, {where}): {audio_s:.1f} s of audio -> "
+            f"{rtf:.2f}x real time{memory}"
+        )
 
 
 if __name__ == "__main__":

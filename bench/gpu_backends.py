@@ -32,17 +32,43 @@ SIZES = {"480p": (832, 480), "720p": (1280, 720), "smoke": (64, 64)}
 POLICIES = ["none", "model", "group_block", "group_leaf", "sequential"]
 # The transformer configs of Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers and lllyasviel/FramePackI2V_HY.
 WAN_FLF2V_14B = dict(
-    patch_size=(1, 2, 2), num_attention_heads=40, attention_head_dim=128, in_channels=36,
-    out_channels=16, text_dim=4096, freq_dim=256, ffn_dim=13824, num_layers=40,
-    cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, image_dim=1280,
-    added_kv_proj_dim=5120, rope_max_seq_len=1024, pos_embed_seq_len=514,
+    patch_size=(1, 2, 2),
+    num_attention_heads=40,
+    attention_head_dim=128,
+    in_channels=36,
+    out_channels=16,
+    text_dim=4096,
+    freq_dim=256,
+    ffn_dim=13824,
+    num_layers=40,
+    cross_attn_norm=True,
+    qk_norm="rms_norm_across_heads",
+    eps=1e-6,
+    image_dim=1280,
+    added_kv_proj_dim=5120,
+    rope_max_seq_len=1024,
+    pos_embed_seq_len=514,
 )
 FRAMEPACK_I2V = dict(
-    in_channels=16, out_channels=16, num_attention_heads=24, attention_head_dim=128,
-    num_layers=20, num_single_layers=40, num_refiner_layers=2, mlp_ratio=4.0, patch_size=2,
-    patch_size_t=1, qk_norm="rms_norm", guidance_embeds=True, text_embed_dim=4096,
-    pooled_projection_dim=768, rope_theta=256.0, rope_axes_dim=(16, 56, 56),
-    image_condition_type=None, has_image_proj=True, image_proj_dim=1152,
+    in_channels=16,
+    out_channels=16,
+    num_attention_heads=24,
+    attention_head_dim=128,
+    num_layers=20,
+    num_single_layers=40,
+    num_refiner_layers=2,
+    mlp_ratio=4.0,
+    patch_size=2,
+    patch_size_t=1,
+    qk_norm="rms_norm",
+    guidance_embeds=True,
+    text_embed_dim=4096,
+    pooled_projection_dim=768,
+    rope_theta=256.0,
+    rope_axes_dim=(16, 56, 56),
+    image_condition_type=None,
+    has_image_proj=True,
+    image_proj_dim=1152,
     has_clean_x_embedder=True,
 )
 
@@ -87,8 +113,14 @@ def build_wan(dtype, layers: int | None = None):
     config = dict(WAN_FLF2V_14B, num_layers=layers or WAN_FLF2V_14B["num_layers"])
     with torch.device("meta"):
         transformer = WanTransformer3DModel(**config)
-    vision = CLIPVisionConfig(hidden_size=1280, intermediate_size=256, num_hidden_layers=1,
-                              num_attention_heads=16, image_size=224, patch_size=14)
+    vision = CLIPVisionConfig(
+        hidden_size=1280,
+        intermediate_size=256,
+        num_hidden_layers=1,
+        num_attention_heads=16,
+        image_size=224,
+        patch_size=14,
+    )
     return WanImageToVideoPipeline(
         tokenizer=t5_tokenizer(),
         text_encoder=t5_encoder(d_model=4096, umt5=True, num_layers=1, d_kv=64).to(dtype),
@@ -124,12 +156,26 @@ def build_framepack(dtype, layers: int | None = None):
         config.update(num_layers=layers, num_single_layers=layers, num_refiner_layers=1)
     with torch.device("meta"):
         transformer = HunyuanVideoFramepackTransformer3DModel(**config)
-    llama = LlamaConfig(hidden_size=4096, intermediate_size=256, num_hidden_layers=3,
-                        num_attention_heads=32, num_key_value_heads=8, vocab_size=128,
-                        max_position_embeddings=1024, bos_token_id=1, eos_token_id=2,
-                        pad_token_id=0)
-    siglip = SiglipVisionConfig(hidden_size=1152, intermediate_size=256, num_hidden_layers=1,
-                                num_attention_heads=16, image_size=384, patch_size=14)
+    llama = LlamaConfig(
+        hidden_size=4096,
+        intermediate_size=256,
+        num_hidden_layers=3,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=128,
+        max_position_embeddings=1024,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
+    siglip = SiglipVisionConfig(
+        hidden_size=1152,
+        intermediate_size=256,
+        num_hidden_layers=1,
+        num_attention_heads=16,
+        image_size=384,
+        patch_size=14,
+    )
     return HunyuanVideoFramepackPipeline(
         text_encoder=LlamaModel(llama).to(dtype),
         tokenizer=llama_tokenizer(),
@@ -176,20 +222,37 @@ def run_one(
     from longvid_assets.resources.wan_video import WanFLF2VVideoGenerator
 
     device, dtype = ("cpu", torch.float32) if smoke else ("cuda:0", torch.bfloat16)
-    gpu = {"device": device, "dtype": str(dtype).split(".")[1], "offload": policy,
-           "vae_tiling": not smoke}
+    gpu = {
+        "device": device,
+        "dtype": str(dtype).split(".")[1],
+        "offload": policy,
+        "vae_tiling": not smoke,
+    }
     layers = 1 if smoke else None
     if model == "wan":
         pipe = build_wan(dtype, layers)
-        backend = WanFLF2VVideoGenerator(model="bench/random-wan-flf2v-14b", steps=steps,
-                                         window_frames=frames, gpu=gpu)
+        backend = WanFLF2VVideoGenerator(
+            model="bench/random-wan-flf2v-14b", steps=steps, window_frames=frames, gpu=gpu
+        )
         kind, extra = "wan_flf2v", {"guidance_scale": 5.0}
     else:
         pipe = build_framepack(dtype, layers)
-        backend = FramePackVideoGenerator(model="bench/random-framepack", transformer=None,
-                                          image_encoder=None, steps=steps, preview=False, gpu=gpu)
-        kind, extra = "framepack", {"sampling_type": "inverted_anti_drifting",
-                                    "guidance_scale": 10.0, "latent_window_size": 9}
+        backend = FramePackVideoGenerator(
+            model="bench/random-framepack",
+            transformer=None,
+            image_encoder=None,
+            steps=steps,
+            preview=False,
+            gpu=gpu,
+        )
+        kind, extra = (
+            "framepack",
+            {
+                "sampling_type": "inverted_anti_drifting",
+                "guidance_scale": 10.0,
+                "latent_window_size": 9,
+            },
+        )
     pipe.set_progress_bar_config(disable=True)
     backend.gpu.place(pipe)  # our placement = the diffusers calls a user would make
     model_cache.load_once(kind, backend.pipeline_key(), lambda: pipe)
@@ -204,29 +267,56 @@ def run_one(
             width, height = SIZES[size]
             first = Image.open(folder / "first.png").convert("RGB").resize((width, height))
             last = Image.open(folder / "last.png").convert("RGB").resize((width, height))
-            call = dict(image=first, last_image=last, prompt="a fox runs through snow",
-                        height=height, width=width, num_frames=frames, output_type="np", **extra)
+            call = dict(
+                image=first,
+                last_image=last,
+                prompt="a fox runs through snow",
+                height=height,
+                width=width,
+                num_frames=frames,
+                output_type="np",
+                **extra,
+            )
             # 1. Warm-up (kernels, allocator, onload paths).
             pipe(num_inference_steps=1, **call)
             # 2. Bare diffusers call.
             backend.gpu.reset_peak()
             timer, started = StepTimer(), time.perf_counter()
-            pipe(num_inference_steps=steps, callback_on_step_end=timer,
-                 generator=torch.Generator().manual_seed(0), **call)
+            pipe(
+                num_inference_steps=steps,
+                callback_on_step_end=timer,
+                generator=torch.Generator().manual_seed(0),
+                **call,
+            )
             synchronize(device)
-            bare = {"s_step": timer.per_step, "wall": time.perf_counter() - started,
-                    "peak": backend.gpu.peak_gib() or 0.0}
+            bare = {
+                "s_step": timer.per_step,
+                "wall": time.perf_counter() - started,
+                "peak": backend.gpu.peak_gib() or 0.0,
+            }
             # 3. Our backend's generate(): same pipeline, same placement.
-            request = ClipRequest(first_image=folder / "first.png", last_image=folder / "last.png",
-                                  prompt=call["prompt"], num_frames=frames, fps=16, width=width,
-                                  height=height, seed=0, log=lambda line: None)
+            request = ClipRequest(
+                first_image=folder / "first.png",
+                last_image=folder / "last.png",
+                prompt=call["prompt"],
+                num_frames=frames,
+                fps=16,
+                width=width,
+                height=height,
+                seed=0,
+                log=lambda line: None,
+            )
             started = time.perf_counter()
             result = backend.generate(request, folder / f"{size}.mp4")
             synchronize(device)
-            ours = {"s_step": result.metadata["s_per_step"], "wall": time.perf_counter() - started,
-                    "peak": result.metadata.get("peak_vram_gib", 0.0)}
-            rows.append({"model": model, "size": size, "offload": policy, "bare": bare,
-                         "ours": ours})
+            ours = {
+                "s_step": result.metadata["s_per_step"],
+                "wall": time.perf_counter() - started,
+                "peak": result.metadata.get("peak_vram_gib", 0.0),
+            }
+            rows.append(
+                {"model": model, "size": size, "offload": policy, "bare": bare, "ours": ours}
+            )
     return rows
 
 
@@ -238,8 +328,10 @@ def synchronize(device: str) -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"{'model':<10}{'size':<6}{'offload':<13}{'bare s/step':>12}{'ours s/step':>12}"
-          f"{'ratio':>7}{'bare GiB':>10}{'ours GiB':>10}{'wall ratio':>11}")
+    print(
+        f"{'model':<10}{'size':<6}{'offload':<13}{'bare s/step':>12}{'ours s/step':>12}"
+        f"{'ratio':>7}{'bare GiB':>10}{'ours GiB':>10}{'wall ratio':>11}"
+    )
     for row in rows:
         if "error" in row:
             print(f"{row['model']:<10}{'':<6}{row['offload']:<13}  failed: {row['error']}")
@@ -247,9 +339,11 @@ def print_table(rows: list[dict]) -> None:
         bare, ours = row["bare"], row["ours"]
         ratio = ours["s_step"] / bare["s_step"]
         flag = "" if ratio <= 1.05 else "  (> 1.05)"
-        print(f"{row['model']:<10}{row['size']:<6}{row['offload']:<13}{bare['s_step']:>12.3f}"
-              f"{ours['s_step']:>12.3f}{ratio:>7.3f}{bare['peak']:>10.1f}{ours['peak']:>10.1f}"
-              f"{ours['wall'] / bare['wall']:>11.3f}{flag}")
+        print(
+            f"{row['model']:<10}{row['size']:<6}{row['offload']:<13}{bare['s_step']:>12.3f}"
+            f"{ours['s_step']:>12.3f}{ratio:>7.3f}{bare['peak']:>10.1f}{ours['peak']:>10.1f}"
+            f"{ours['wall'] / bare['wall']:>11.3f}{flag}"
+        )
 
 
 def main() -> int:
@@ -260,8 +354,11 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=33, help="4k+1 frames per call")
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--one", help=argparse.SUPPRESS)  # "model:policy": run in this process
-    parser.add_argument("--smoke", action="store_true",
-                        help="check the script on CPU: 1-layer models, 64x64, nothing measured")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="check the script on CPU: 1-layer models, 64x64, nothing measured",
+    )
     args = parser.parse_args()
     sizes = args.sizes.split(",")
 
@@ -293,9 +390,20 @@ def main() -> int:
         for policy in args.offload.split(","):
             print(f"running {model} with offload {policy} ...", file=sys.stderr, flush=True)
             done = subprocess.run(
-                [sys.executable, __file__, "--one", f"{model}:{policy}", "--sizes", args.sizes,
-                 "--frames", str(args.frames), "--steps", str(args.steps)],
-                capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--one",
+                    f"{model}:{policy}",
+                    "--sizes",
+                    args.sizes,
+                    "--frames",
+                    str(args.frames),
+                    "--steps",
+                    str(args.steps),
+                ],
+                capture_output=True,
+                text=True,
             )
             if done.returncode != 0:
                 last = (done.stderr.strip().splitlines() or ["no output"])[-1]

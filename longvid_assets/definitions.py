@@ -17,7 +17,12 @@ from longvid_assets.schedules import build_schedules
 from longvid_assets.sensors import build_sensors
 
 ALL_ASSETS = [
-    segment_plan, keyframe_images, segment_clips, clip_captions, audio_tracks, final_video
+    segment_plan,
+    keyframe_images,
+    segment_clips,
+    clip_captions,
+    audio_tracks,
+    final_video,
 ]
 
 __all__ = ["ALL_ASSETS", "build_definitions", "defs", "plan_job", "render_job", "segment_job"]

@@ -49,6 +49,7 @@ STAGE_FILES = {
     "final_video": ("final", "video.mp4"),
 }
 
+
 def resolved_identity(resource) -> dict:
     """`resource.identity()` with `EnvVar` fields resolved, as a run sees them.
 
@@ -140,6 +141,7 @@ def in_store(store: ArtifactStore, stage: str, fp: str, keyframes: tuple[str, ..
     if stage == "keyframe_images":
         return all(store.has(folder, k, name) for k in keyframes)
     return store.has(folder, fp, name)
+
 
 @dataclass
 class RenderStaleness:

@@ -46,9 +46,27 @@ def main() -> int:
     first = np.asarray(Image.open(args.first_frame).convert("RGB").resize((width, height)), float)
     last = np.asarray(Image.open(args.last_frame).convert("RGB").resize((width, height)), float)
     encoder = subprocess.Popen(
-        [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "rawvideo",
-         "-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-r", "16", "-i", "-",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", args.save_file],
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-loglevel",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            "16",
+            "-i",
+            "-",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            args.save_file,
+        ],
         stdin=subprocess.PIPE,
     )
     count = args.frame_num

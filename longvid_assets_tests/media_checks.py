@@ -13,7 +13,9 @@ def decode_errors(path: Path) -> str:
     """What `ffmpeg -v error -i path -f null -` prints: empty for a clean file."""
     done = subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return (done.stderr + ("" if done.returncode == 0 else f" exit {done.returncode}")).strip()
 

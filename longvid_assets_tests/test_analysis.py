@@ -21,15 +21,30 @@ WIDTH, HEIGHT, FPS = 128, 72, 24
 
 
 def keyframe(path: Path, description: str, boundary: int) -> Path:
-    request = KeyframeRequest(description=description, style="", width=WIDTH, height=HEIGHT,
-                              seed=5, boundary=boundary, boundaries=3)
+    request = KeyframeRequest(
+        description=description,
+        style="",
+        width=WIDTH,
+        height=HEIGHT,
+        seed=5,
+        boundary=boundary,
+        boundaries=3,
+    )
     draw_storyboard_frame(request).save(path)
     return path
 
 
 def clip(out: Path, first: Path, last: Path, frames: int, zoom: float) -> Path:
-    request = ClipRequest(first_image=first, last_image=last, prompt="", num_frames=frames,
-                          fps=FPS, width=WIDTH, height=HEIGHT, seed=9)
+    request = ClipRequest(
+        first_image=first,
+        last_image=last,
+        prompt="",
+        num_frames=frames,
+        fps=FPS,
+        width=WIDTH,
+        height=HEIGHT,
+        seed=9,
+    )
     render_animatic_clip(request, out, zoom=zoom, crf=18)
     return out
 

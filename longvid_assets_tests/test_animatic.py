@@ -19,8 +19,15 @@ WIDTH, HEIGHT = 128, 72
 
 
 def keyframe(path: Path, description: str, boundary: int, size=(WIDTH, HEIGHT)) -> Path:
-    request = KeyframeRequest(description=description, style="", width=size[0], height=size[1],
-                              seed=3, boundary=boundary, boundaries=2)
+    request = KeyframeRequest(
+        description=description,
+        style="",
+        width=size[0],
+        height=size[1],
+        seed=3,
+        boundary=boundary,
+        boundaries=2,
+    )
     draw_storyboard_frame(request).save(path)
     return path
 
@@ -28,13 +35,23 @@ def keyframe(path: Path, description: str, boundary: int, size=(WIDTH, HEIGHT)) 
 @pytest.fixture(scope="module")
 def keyframes(tmp_path_factory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("keyframes")
-    return (keyframe(folder / "k0.png", "A red sunset over the ocean", 0),
-            keyframe(folder / "k1.png", "A snowy forest at night", 1))
+    return (
+        keyframe(folder / "k0.png", "A red sunset over the ocean", 0),
+        keyframe(folder / "k1.png", "A snowy forest at night", 1),
+    )
 
 
 def clip_request(keyframes, num_frames: int, **overrides) -> ClipRequest:
-    fields = dict(first_image=keyframes[0], last_image=keyframes[1], prompt="sunset to forest",
-                  num_frames=num_frames, fps=24, width=WIDTH, height=HEIGHT, seed=11)
+    fields = dict(
+        first_image=keyframes[0],
+        last_image=keyframes[1],
+        prompt="sunset to forest",
+        num_frames=num_frames,
+        fps=24,
+        width=WIDTH,
+        height=HEIGHT,
+        seed=11,
+    )
     fields.update(overrides)
     return ClipRequest(**fields)
 
@@ -55,7 +72,10 @@ def test_exact_frame_count_and_matching_seams(tmp_path, keyframes, num_frames):
 
     info = probe(out)
     assert (info.video_codec, info.width, info.height, info.frames) == (
-        "h264", WIDTH, HEIGHT, num_frames
+        "h264",
+        WIDTH,
+        HEIGHT,
+        num_frames,
     )
     decoded = [as_unit(frame) for frame in iter_frames(out)]
     assert len(decoded) == num_frames

@@ -136,9 +136,11 @@ def test_flash_and_beep_land_within_one_frame_in_the_final_mp4(tmp_path, longvid
     beep, audio_end = beep_onset(mp4)
     frame = 1.0 / FPS
     offset = beep - flash
-    print(f"planned {planned:.4f} s, flash {flash:.4f} s, beep {beep:.4f} s, "
-          f"A/V offset {offset * 1000:+.1f} ms ({offset / frame:+.2f} frames), "
-          f"audio end - video end {(audio_end - video_end) * 1000:+.1f} ms")
+    print(
+        f"planned {planned:.4f} s, flash {flash:.4f} s, beep {beep:.4f} s, "
+        f"A/V offset {offset * 1000:+.1f} ms ({offset / frame:+.2f} frames), "
+        f"audio end - video end {(audio_end - video_end) * 1000:+.1f} ms"
+    )
     assert abs(flash - planned) <= frame / 2  # the flash frame sits at its planned time
     assert abs(offset) <= frame  # the requirement: beep and flash within one frame
     assert abs(audio_end - video_end) <= frame  # no drift over the whole video

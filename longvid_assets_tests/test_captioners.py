@@ -42,10 +42,25 @@ def clip(tmp_path_factory) -> Path:
 
 
 def request_for(clip: Path, prompt: str = "A red fox in the snow.") -> CaptionRequest:
-    zero = {"mean_motion": 0, "max_motion": 0, "brightness": 0.5, "brightness_std": 0,
-            "contrast": 0, "colourfulness": 0, "first_seam_match": 1, "last_seam_match": 1}
-    analysis = ClipAnalysis(frames=FRAMES, duration_s=FRAMES / FPS, fps=FPS, width=WIDTH,
-                            height=HEIGHT, mean_rgb=(0.5, 0.5, 0.5), **zero)
+    zero = {
+        "mean_motion": 0,
+        "max_motion": 0,
+        "brightness": 0.5,
+        "brightness_std": 0,
+        "contrast": 0,
+        "colourfulness": 0,
+        "first_seam_match": 1,
+        "last_seam_match": 1,
+    }
+    analysis = ClipAnalysis(
+        frames=FRAMES,
+        duration_s=FRAMES / FPS,
+        fps=FPS,
+        width=WIDTH,
+        height=HEIGHT,
+        mean_rgb=(0.5, 0.5, 0.5),
+        **zero,
+    )
     return CaptionRequest(clip=clip, prompt=prompt, fps=FPS, analysis=analysis)
 
 
@@ -79,13 +94,15 @@ def test_sample_frames_picks_those_frames_at_the_width(clip):
 # --- OpenAI-compatible vision endpoint ---------------------------------------------------
 
 
-def test_vision_endpoint_receives_decodable_frames_of_requested_count_and_size(
-    openai_server, clip
-):
+def test_vision_endpoint_receives_decodable_frames_of_requested_count_and_size(openai_server, clip):
     openai_server.reply_text("A slow pan over a red-tinted field.")
     captioner = VisionChatCaptioner(
-        base_url=openai_server.base_url, api_key="vision-key", model="openbmb/MiniCPM-V-4_5",
-        frame_rate=2.0, max_frames=5, frame_width=128,
+        base_url=openai_server.base_url,
+        api_key="vision-key",
+        model="openbmb/MiniCPM-V-4_5",
+        frame_rate=2.0,
+        max_frames=5,
+        frame_width=128,
         extra_body={"stop_token_ids": [151645, 151643]},
     )
     caption = captioner.caption(request_for(clip))
@@ -108,9 +125,7 @@ def test_vision_endpoint_receives_decodable_frames_of_requested_count_and_size(
 
 def test_vision_endpoint_can_send_the_clip_as_video_url(openai_server, clip):
     openai_server.reply_text("A clip.")
-    captioner = VisionChatCaptioner(
-        base_url=openai_server.base_url, api_key="k", media="video"
-    )
+    captioner = VisionChatCaptioner(base_url=openai_server.base_url, api_key="k", media="video")
     captioner.caption(request_for(clip))
     parts = openai_server.requests_to(CHAT_PATH)[0].body["messages"][0]["content"]
     assert [p["type"] for p in parts] == ["video_url", "text"]
@@ -156,7 +171,10 @@ def test_transformers_captioner_runs_a_tiny_llava_loaded_once(tiny_llava, clip):
     model_cache.release("captioner-transformers")
     loads = model_cache.LOADS["captioner-transformers"]
     captioner = TransformersCaptioner(
-        model=str(tiny_llava), max_frames=3, frame_width=48, max_tokens=6,
+        model=str(tiny_llava),
+        max_frames=3,
+        frame_width=48,
+        max_tokens=6,
         gpu=GpuResource(device="cpu"),
     )
     assert captioner.resolved_api() == "image_text_to_text"
@@ -175,10 +193,12 @@ def test_minicpm_chat_gets_frames_question_and_temporal_ids(clip, monkeypatch):
             calls.append(kwargs)
             return "A red field, camera still."
 
-    captioner = TransformersCaptioner(api="minicpm_chat", trust_remote_code=True,
-                                      frame_rate=2.0, max_frames=3, frame_width=64)
-    monkeypatch.setattr(TransformersCaptioner, "loaded",
-                        lambda self: ("minicpm_chat", FakeMiniCPM(), "tokenizer"))
+    captioner = TransformersCaptioner(
+        api="minicpm_chat", trust_remote_code=True, frame_rate=2.0, max_frames=3, frame_width=64
+    )
+    monkeypatch.setattr(
+        TransformersCaptioner, "loaded", lambda self: ("minicpm_chat", FakeMiniCPM(), "tokenizer")
+    )
     assert captioner.caption(request_for(clip)) == "A red field, camera still."
     (call,) = calls
     content = call["msgs"][0]["content"]
@@ -214,8 +234,9 @@ def test_minilm_adherence_offline_from_the_package(monkeypatch):
 
 
 def test_missing_local_model_names_the_field(tmp_path):
-    captioner = TransformersCaptioner(model=str(tmp_path / "no-such-vlm"),
-                                      gpu=GpuResource(device="cpu"))
+    captioner = TransformersCaptioner(
+        model=str(tmp_path / "no-such-vlm"), gpu=GpuResource(device="cpu")
+    )
     with pytest.raises(BackendError, match=r"captioner.model: model folder .* does not exist"):
         captioner.resolved_api()
 

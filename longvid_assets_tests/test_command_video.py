@@ -40,8 +40,15 @@ def request_for(tmp_path):
         for name, colour in (("a.png", (200, 40, 40)), ("b.png", (40, 40, 200))):
             Image.new("RGB", (64, 64), colour).save(tmp_path / name)
         return ClipRequest(
-            first_image=tmp_path / "a.png", last_image=tmp_path / "b.png", prompt=prompt,
-            num_frames=frames, fps=8, width=64, height=64, seed=3, **extra,
+            first_image=tmp_path / "a.png",
+            last_image=tmp_path / "b.png",
+            prompt=prompt,
+            num_frames=frames,
+            fps=8,
+            width=64,
+            height=64,
+            seed=3,
+            **extra,
         )
 
     return make
@@ -68,14 +75,17 @@ def test_command_clips_render_end_to_end(tmp_path, longvid_env):
         messages = [r.user_message for r in clip_events]
         # The command line, then its output streamed into the Dagster log as it ran.
         assert any(m.startswith("command: ") and "--save_file" in m for m in messages)
-        assert any("[fake] task flf2v-14B, prompt: A red fox" in m or "prompt: The fox" in m
-                   for m in messages)
+        assert any(
+            "[fake] task flf2v-14B, prompt: A red fox" in m or "prompt: The fox" in m
+            for m in messages
+        )
         materialization = next(r for r in clip_events if r.asset_materialization)
         metadata = {k: v.value for k, v in materialization.asset_materialization.metadata.items()}
         frames = metadata["frames"]
         assert metadata["backend_generated_frames"] == (frames - 1 + 3) // 4 * 4 + 1
-        assert_clip(store.artifact_path("clips", metadata["fingerprint"], CLIP_FILE), frames, 8,
-                    (72, 64))
+        assert_clip(
+            store.artifact_path("clips", metadata["fingerprint"], CLIP_FILE), frames, 8, (72, 64)
+        )
     info = probe(Path(outcome.final.path))
     assert info.frames == 24 and (info.width, info.height) == (72, 64)
 

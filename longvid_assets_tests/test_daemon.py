@@ -105,10 +105,18 @@ def test_daemon_renders_a_dropped_prompt_file(tmp_path):
             runs = instance.get_runs(RunsFilter(tags={"longvid/render": "walk"}))
             by_job = sorted(run.job_name for run in runs)
             # The plan; both segments and, meanwhile, audio_tracks; then final_video.
-            assert by_job == ["plan_job", "render_job", "render_job", "segment_job",
-                              "segment_job"], by_job
-            assert all(run.status == DagsterRunStatus.SUCCESS for run in runs if
-                       run.job_name != "render_job")
+            assert by_job == [
+                "plan_job",
+                "render_job",
+                "render_job",
+                "segment_job",
+                "segment_job",
+            ], by_job
+            assert all(
+                run.status == DagsterRunStatus.SUCCESS
+                for run in runs
+                if run.job_name != "render_job"
+            )
             audio = instance.fetch_materializations(AssetKey("audio_tracks"), limit=1).records
             # One run narrated both segments with one voice load.
             assert audio[0].asset_materialization.metadata["model_loads"].value == 1

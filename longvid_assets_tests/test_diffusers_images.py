@@ -28,13 +28,19 @@ def materialize_keyframes(tmp_path, instance, config, segments_in_order: list[st
     register_render(instance, "tiny_fox")
     resources = config.resources
     plan_run = materialize(
-        ALL_ASSETS, selection=["segment_plan"], partition_key="tiny_fox", instance=instance,
+        ALL_ASSETS,
+        selection=["segment_plan"],
+        partition_key="tiny_fox",
+        instance=instance,
         resources=resources,
     )
     plan = plan_run.output_for_node("segment_plan")
     for segment in segments_in_order:
         run = materialize(
-            ALL_ASSETS, selection=["keyframe_images"], instance=instance, resources=resources,
+            ALL_ASSETS,
+            selection=["keyframe_images"],
+            instance=instance,
+            resources=resources,
             partition_key=segment_partition_key("tiny_fox", segment),
         )
         assert run.success

@@ -85,12 +85,21 @@ def test_framepack_streams_a_preview_per_section(tmp_path, tiny_framepack):
         Image.new("RGB", (64, 64), colour).save(tmp_path / name)
     previews = []
     request = ClipRequest(
-        first_image=tmp_path / "a.png", last_image=tmp_path / "b.png", prompt="a fox",
-        num_frames=20, fps=8, width=64, height=64, seed=1,
+        first_image=tmp_path / "a.png",
+        last_image=tmp_path / "b.png",
+        prompt="a fox",
+        num_frames=20,
+        fps=8,
+        width=64,
+        height=64,
+        seed=1,
         preview=lambda thumbnail, label: previews.append(label),
     )
     generator = FramePackVideoGenerator(
-        model=str(tiny_framepack), transformer=None, image_encoder=None, steps=2,
+        model=str(tiny_framepack),
+        transformer=None,
+        image_encoder=None,
+        steps=2,
         latent_window_size=3,
     )
     result = generator.generate(request, tmp_path / "clip.mp4")

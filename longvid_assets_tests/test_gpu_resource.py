@@ -30,11 +30,15 @@ def test_yaml_mapping_becomes_a_gpu_resource(tmp_path):
     gpu = config.resources["video_generator"].gpu
     assert isinstance(gpu, GpuResource)
     assert (gpu.device, gpu.dtype, gpu.offload, gpu.blocks_per_group) == (
-        "cuda:1", "bfloat16", "group_block", 2
+        "cuda:1",
+        "bfloat16",
+        "group_block",
+        2,
     )
     # Only what changes pixels reaches the fingerprint.
     assert config.resources["video_generator"].identity()["gpu"] == {
-        "dtype": "bfloat16", "vae_tiling": True
+        "dtype": "bfloat16",
+        "vae_tiling": True,
     }
 
 
@@ -73,7 +77,8 @@ def test_gpu_claims_take_free_gpus_in_turn_and_wait_with_advice(tmp_path, monkey
     second, second_lock = claim_free_gpu(2, timeout_s=1)
     assert (first, second) == (0, 1)  # visible indices; locks are per physical id
     assert sorted(p.name for p in tmp_path.glob("longvid-gpu-locks-*/*")) == [
-        "gpu-4.lock", "gpu-6.lock"
+        "gpu-4.lock",
+        "gpu-6.lock",
     ]
     with pytest.raises(BackendError, match="dagster instance concurrency set gpu 2"):
         claim_free_gpu(2, timeout_s=0.1)
@@ -84,9 +89,7 @@ def test_gpu_claims_take_free_gpus_in_turn_and_wait_with_advice(tmp_path, monkey
     second_lock.close()
 
 
-def test_a_process_shares_one_gpu_among_its_resources_and_prefers_it_again(
-    tmp_path, monkeypatch
-):
+def test_a_process_shares_one_gpu_among_its_resources_and_prefers_it_again(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     claim = ProcessClaim()
@@ -123,8 +126,13 @@ def test_oom_advice_names_the_offload_policies_that_fit(tiny_sd):
     sizes = resident_gib(StableDiffusionPipeline.from_pretrained(tiny_sd))
     assert sizes["none"] >= sizes["model"] >= sizes["group_block"] >= sizes["group_leaf"] > 0
     # A 14B-style budget: 33 GiB of weights, 7 GiB of activations, a 24 GiB card.
-    resident = {"none": 33.0, "model": 28.0, "group_block": 1.5, "group_leaf": 0.3,
-                "sequential": 0.3}
+    resident = {
+        "none": 33.0,
+        "model": 28.0,
+        "group_block": 1.5,
+        "group_leaf": 0.3,
+        "sequential": 0.3,
+    }
     advice = oom_advice(resident, "none", 24.0, 7.0)
     assert advice.startswith("set gpu.offload to one that fits: group_block (~8.5 GiB")
     assert "group_leaf" in advice and "sequential" in advice and "model (" not in advice

@@ -36,11 +36,20 @@ def run_keyframes(tmp_path, instance, store_root, base_url: str):
     prompt.write_text(TWO_SEGMENTS.replace("[72, 64]", "[96, 64]"), encoding="utf-8")
     config.resources["store"].remember_source("tiny_fox", prompt)
     register_render(instance, "tiny_fox")
-    materialize(ALL_ASSETS, selection=["segment_plan"], partition_key="tiny_fox",
-                instance=instance, resources=config.resources)
+    materialize(
+        ALL_ASSETS,
+        selection=["segment_plan"],
+        partition_key="tiny_fox",
+        instance=instance,
+        resources=config.resources,
+    )
     return config, materialize(
-        ALL_ASSETS, selection=["keyframe_images"], instance=instance, resources=config.resources,
-        partition_key=segment_partition_key("tiny_fox", "000"), raise_on_error=False,
+        ALL_ASSETS,
+        selection=["keyframe_images"],
+        instance=instance,
+        resources=config.resources,
+        partition_key=segment_partition_key("tiny_fox", "000"),
+        raise_on_error=False,
     )
 
 

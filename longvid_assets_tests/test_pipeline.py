@@ -25,8 +25,14 @@ segments:
     duration: 4.25
 """
 
-STAGES = ["segment_plan", "keyframe_images", "segment_clips", "clip_captions", "audio_tracks",
-          "final_video"]
+STAGES = [
+    "segment_plan",
+    "keyframe_images",
+    "segment_clips",
+    "clip_captions",
+    "audio_tracks",
+    "final_video",
+]
 
 
 def test_three_segment_render_end_to_end(tmp_path, longvid_env):
@@ -54,7 +60,7 @@ def test_three_segment_render_end_to_end(tmp_path, longvid_env):
     samples, rate = audio_samples(out)
     for seg in plan.segments:
         start = plan.start_s(seg.index) + 0.4
-        window = samples[int(start * rate): int((start + 1.5) * rate)]
+        window = samples[int(start * rate) : int((start + 1.5) * rate)]
         assert rms_dbfs(window) > -35, f"segment {seg.key} narration is too quiet"
     # Subtitles beside the MP4, timed inside the video.
     srt = Path(outcome.final.subtitles).read_text(encoding="utf-8")

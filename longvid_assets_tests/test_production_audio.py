@@ -114,7 +114,10 @@ def test_crossfades_and_levels():
 @pytest.mark.parametrize("continuation", [True, False])
 def test_musicgen_long_bed_in_crossfaded_windows(tiny_musicgen, tmp_path, continuation):
     music = MusicGenMusic(
-        model=str(tiny_musicgen), window_s=1.0, crossfade_s=0.2, continuation=continuation,
+        model=str(tiny_musicgen),
+        window_s=1.0,
+        crossfade_s=0.2,
+        continuation=continuation,
         gpu=CPU,
     )
     out = tmp_path / "bed.wav"
@@ -145,15 +148,25 @@ def test_musicgen_settings_are_checked():
 
 def test_openai_speech_endpoint_request_and_wav(openai_server, tmp_path):
     openai_server.reply_speech(tone_wav(1.5))
-    speech = OpenAISpeech(base_url=openai_server.base_url, api_key="tts-key", voice="nova",
-                          model="tts-1", instructions="Warm and calm.")
+    speech = OpenAISpeech(
+        base_url=openai_server.base_url,
+        api_key="tts-key",
+        voice="nova",
+        model="tts-1",
+        instructions="Warm and calm.",
+    )
     out = tmp_path / "speech.wav"
     result = speech.synthesize("At dawn, a red fox wakes.", "en_US-joe-medium", out)
 
     (sent,) = openai_server.requests_to(SPEECH_PATH)
     assert sent.bearer == "tts-key"
-    assert sent.body == {"model": "tts-1", "voice": "nova", "input": "At dawn, a red fox wakes.",
-                         "response_format": "wav", "instructions": "Warm and calm."}
+    assert sent.body == {
+        "model": "tts-1",
+        "voice": "nova",
+        "input": "At dawn, a red fox wakes.",
+        "response_format": "wav",
+        "instructions": "Warm and calm.",
+    }
     samples, rate = read_wav(out)
     assert rate == 24000 and result.duration_s == pytest.approx(1.5, abs=0.01)
     assert samples.std() > 0.1

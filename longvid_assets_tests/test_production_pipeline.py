@@ -76,7 +76,9 @@ def test_tiny_llava_bark_musicgen_render_through_the_assets(
     tmp_path, longvid_env, tiny_llava, tiny_bark, tiny_musicgen
 ):
     _, instance, _ = longvid_env
-    config_path = yaml_config(tmp_path, f"""\
+    config_path = yaml_config(
+        tmp_path,
+        f"""\
 captioner:
   backend: transformers
   model: {tiny_llava}
@@ -99,7 +101,8 @@ music:
   window_s: 2.5
   crossfade_s: 0.5
   gpu: {{device: cpu}}
-""")
+""",
+    )
     config, outcome = render(tmp_path, config_path, instance)
 
     # 1. The MP4: both streams, planned length, loudness on target (-16 LUFS).
@@ -145,7 +148,9 @@ def test_vision_and_speech_endpoints_render_with_keys_from_env(
     openai_server.reply_text("A bowl of fruit sits on a kitchen table.")  # off-prompt
     for seconds in (1.4, 1.2):
         openai_server.reply_speech(tone_wav(seconds))
-    config_path = yaml_config(tmp_path, f"""\
+    config_path = yaml_config(
+        tmp_path,
+        f"""\
 captioner:
   backend: vision_chat
   base_url: {openai_server.base_url}
@@ -161,7 +166,8 @@ speech:
   api_key: {{env: LONGVID_TEST_TTS_KEY}}
   model: tts-1
   voice: nova
-""")
+""",
+    )
     _, outcome = render(tmp_path, config_path, instance)
 
     chats = openai_server.requests_to(CHAT_PATH)
@@ -173,7 +179,8 @@ speech:
         assert sum(p["type"] == "image_url" for p in parts) == 2
         assert request.body["stop_token_ids"] == [151645]
     assert [r.body["input"] for r in speeches] == [
-        "The lighthouse stands alone.", "Below, the sea is grey."
+        "The lighthouse stands alone.",
+        "Below, the sea is grey.",
     ]
     data, _ = sidecar(outcome)
     assert [s["caption"] for s in data["segments"]] == [
@@ -190,6 +197,6 @@ speech:
         samples = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)
     level = np.abs(samples[:, 0].astype(float))
     for start in (0.3, 3.3):
-        before = level[int((start - 0.05) * rate): int((start - 0.01) * rate)].mean()
-        after = level[int((start + 0.01) * rate): int((start + 0.05) * rate)].mean()
+        before = level[int((start - 0.05) * rate) : int((start - 0.01) * rate)].mean()
+        after = level[int((start + 0.01) * rate) : int((start + 0.05) * rate)].mean()
         assert after > 4 * before, (start, before, after)

@@ -68,8 +68,10 @@ def test_one_segment_edit_rebuilds_only_that_segment(tmp_path, longvid_env, monk
     # 2. The last segment's prompt also names its closing keyframe (not shared): each
     #    per-segment stage's generator runs exactly once, not 8 times.
     calls.clear()
-    edited = {"3_prompt": "A heron lands in the reeds, scene 4.",
-              "7_prompt": "A bear fishes in a cold river, scene 8."}
+    edited = {
+        "3_prompt": "A heron lands in the reeds, scene 4.",
+        "7_prompt": "A bear fishes in a cold river, scene 8.",
+    }
     write_prompt(prompt, tiny_prompt(8, **edited))
     third = render_prompt_file(prompt, config, instance)
     assert calls["image"] == 1 and calls["video"] == 1 and calls["caption"] == 1, calls
@@ -129,8 +131,13 @@ def test_global_settings_make_every_segment_stale(tmp_path, longvid_env):
         status = assess_plan(prompt, resources, instance)
         if status.fresh:
             return status.plan
-        result = materialize(ALL_ASSETS, selection=["segment_plan"], partition_key="globals",
-                             instance=instance, resources=resources)
+        result = materialize(
+            ALL_ASSETS,
+            selection=["segment_plan"],
+            partition_key="globals",
+            instance=instance,
+            resources=resources,
+        )
         return result.output_for_node("segment_plan")
 
     # 1. Resolution (a config default): the plan changes and every segment's every stage.
@@ -168,8 +175,13 @@ def test_models_load_once_per_run_whatever_the_segment_count(tmp_path, longvid_e
         instance.add_dynamic_partitions("renders", [name])
         model_cache.release()
         before = model_cache.LOADS["piper"]
-        result = materialize(ALL_ASSETS, selection=["segment_plan", "audio_tracks"],
-                             partition_key=name, instance=instance, resources=config.resources)
+        result = materialize(
+            ALL_ASSETS,
+            selection=["segment_plan", "audio_tracks"],
+            partition_key=name,
+            instance=instance,
+            resources=config.resources,
+        )
         loads_per_run[count] = model_cache.LOADS["piper"] - before
         metadata = result.asset_materializations_for_node("audio_tracks")[0].metadata
         assert metadata["narrations_synthesized"].value == count
@@ -179,7 +191,13 @@ def test_models_load_once_per_run_whatever_the_segment_count(tmp_path, longvid_e
     prompt = write_prompt(tmp_path / "again.yaml", tiny_prompt(1, " again"))
     config.resources["store"].remember_source("again", prompt)
     instance.add_dynamic_partitions("renders", ["again"])
-    result = materialize(ALL_ASSETS, selection=["segment_plan", "audio_tracks"],
-                         partition_key="again", instance=instance, resources=config.resources)
-    assert result.asset_materializations_for_node("audio_tracks")[0].metadata[
-        "model_loads"].value == 0
+    result = materialize(
+        ALL_ASSETS,
+        selection=["segment_plan", "audio_tracks"],
+        partition_key="again",
+        instance=instance,
+        resources=config.resources,
+    )
+    assert (
+        result.asset_materializations_for_node("audio_tracks")[0].metadata["model_loads"].value == 0
+    )

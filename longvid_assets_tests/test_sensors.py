@@ -172,7 +172,9 @@ def test_edited_file_requests_only_changed_partitions(tmp_path, longvid_env):
     assert segment_request.job_name == "segment_job"
     assert str(segment_request.partition_key) == "meadow|002"
     assert [k.to_user_string() for k in segment_request.asset_selection] == [
-        "segment_clips", "clip_captions"]
+        "segment_clips",
+        "clip_captions",
+    ]
     # 3. Once it ran: the render-level stage that changed, then nothing more.
     execute(segment_request, config, instance)
     (render_request,), plan_cursor = tick(plan_sensor, instance, plan_cursor)
@@ -196,8 +198,11 @@ def test_edited_file_requests_only_changed_partitions(tmp_path, longvid_env):
     # 5. Deleting the file requests nothing and keeps its outputs.
     prompt.unlink()
     requests, _ = tick(folder_sensor, instance, folder_cursor)
-    assert requests == [] and Path(final.path).is_file() and Path(final.path).is_relative_to(
-        store_root)
+    assert (
+        requests == []
+        and Path(final.path).is_file()
+        and Path(final.path).is_relative_to(store_root)
+    )
 
 
 CONFIGS = sorted(p.stem for p in (Path(__file__).parent.parent / "configs").glob("*.yaml"))
@@ -215,8 +220,16 @@ def test_sensor_side_identities_match_run_side(config_name, monkeypatch):
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     config = load_config(config_name)
-    keys = ["planner", "image_generator", "video_generator", "captioner", "speech", "music",
-            "mixer", "settings"]
+    keys = [
+        "planner",
+        "image_generator",
+        "video_generator",
+        "captioner",
+        "speech",
+        "music",
+        "mixer",
+        "settings",
+    ]
     seen = {}
 
     @asset(required_resource_keys=set(keys))
@@ -224,6 +237,7 @@ def test_sensor_side_identities_match_run_side(config_name, monkeypatch):
         seen["run"] = Identities.of({key: getattr(context.resources, key) for key in keys})
 
     with instance_for_test() as instance:
-        assert materialize([identities_in_a_run], resources=config.resources,
-                           instance=instance).success
+        assert materialize(
+            [identities_in_a_run], resources=config.resources, instance=instance
+        ).success
     assert seen["run"] == Identities.of(config.resources)

@@ -20,8 +20,15 @@ DESCRIPTIONS = [
 
 
 def request(description: str = DESCRIPTIONS[0], **overrides) -> KeyframeRequest:
-    fields = dict(description=description, style="cinematic", width=128, height=72, seed=7,
-                  boundary=1, boundaries=4)
+    fields = dict(
+        description=description,
+        style="cinematic",
+        width=128,
+        height=72,
+        seed=7,
+        boundary=1,
+        boundaries=4,
+    )
     fields.update(overrides)
     return KeyframeRequest(**fields)
 
@@ -46,16 +53,17 @@ def test_same_request_gives_identical_pixels():
 
 
 def test_seed_changes_the_composition():
-    assert draw_storyboard_frame(request(seed=1)).tobytes() != draw_storyboard_frame(
-        request(seed=2)
-    ).tobytes()
+    assert (
+        draw_storyboard_frame(request(seed=1)).tobytes()
+        != draw_storyboard_frame(request(seed=2)).tobytes()
+    )
 
 
 @pytest.mark.parametrize(("a", "b"), list(itertools.combinations(DESCRIPTIONS, 2)))
 def test_distinct_descriptions_give_distinct_frames(a, b):
-    difference = np.abs(pixels(draw_storyboard_frame(request(a))) - pixels(
-        draw_storyboard_frame(request(b))
-    )).mean()
+    difference = np.abs(
+        pixels(draw_storyboard_frame(request(a))) - pixels(draw_storyboard_frame(request(b)))
+    ).mean()
     assert difference > 15, f"{a!r} and {b!r} differ by only {difference:.1f}/255"
 
 
@@ -76,9 +84,10 @@ def test_title_only_on_the_opening_frame():
 
 
 def test_badge_changes_with_the_boundary():
-    assert draw_storyboard_frame(request(boundary=1)).tobytes() != draw_storyboard_frame(
-        request(boundary=2)
-    ).tobytes()
+    assert (
+        draw_storyboard_frame(request(boundary=1)).tobytes()
+        != draw_storyboard_frame(request(boundary=2)).tobytes()
+    )
 
 
 def test_noir_style_makes_the_picture_greyscale():

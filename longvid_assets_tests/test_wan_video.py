@@ -143,8 +143,14 @@ def test_window_frames_must_be_4k_plus_1(tmp_path):
 def test_missing_model_names_it_and_how_to_fetch_it(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     request = ClipRequest(
-        first_image=tmp_path / "a.png", last_image=tmp_path / "b.png", prompt="p",
-        num_frames=9, fps=8, width=64, height=48, seed=0,
+        first_image=tmp_path / "a.png",
+        last_image=tmp_path / "b.png",
+        prompt="p",
+        num_frames=9,
+        fps=8,
+        width=64,
+        height=48,
+        seed=0,
     )
     for path in (request.first_image, request.last_image):
         Image.new("RGB", (64, 48)).save(path)

@@ -13,9 +13,37 @@ from pathlib import Path
 import numpy as np
 
 WORDS = [
-    "a", "the", "fox", "red", "snow", "forest", "lake", "moon", "night", "dawn", "sky", "blue",
-    "light", "house", "sea", "storm", "came", "clip", "shows", "slow", "camera", "pan", "over",
-    "calm", "ambient", "pad", "piano", "music", "soft", "warm", "gentle",
+    "a",
+    "the",
+    "fox",
+    "red",
+    "snow",
+    "forest",
+    "lake",
+    "moon",
+    "night",
+    "dawn",
+    "sky",
+    "blue",
+    "light",
+    "house",
+    "sea",
+    "storm",
+    "came",
+    "clip",
+    "shows",
+    "slow",
+    "camera",
+    "pan",
+    "over",
+    "calm",
+    "ambient",
+    "pad",
+    "piano",
+    "music",
+    "soft",
+    "warm",
+    "gentle",
 ]
 
 BARK_VOICE = "v2/en_speaker_0"
@@ -53,26 +81,46 @@ def build_tiny_llava(folder: Path) -> Path:
 
     tokenizer, vocab = word_tokenizer(
         ["<unk>", "<s>", "</s>", "<pad>", "<image>"],
-        unk_token="<unk>", bos_token="<s>", eos_token="</s>", pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        pad_token="<pad>",
         extra_special_tokens={"image_token": "<image>"},
     )
     images = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     processor = LlavaProcessor(
-        image_processor=images, tokenizer=tokenizer, patch_size=8,
-        vision_feature_select_strategy="default", chat_template=LLAVA_TEMPLATE,
+        image_processor=images,
+        tokenizer=tokenizer,
+        patch_size=8,
+        vision_feature_select_strategy="default",
+        chat_template=LLAVA_TEMPLATE,
         num_additional_image_tokens=1,
     )
     vision = CLIPVisionConfig(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        image_size=32, patch_size=8, projection_dim=32,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        projection_dim=32,
     )
     text = LlamaConfig(
-        vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-        bos_token_id=1, eos_token_id=2, pad_token_id=3,
+        vocab_size=len(vocab),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=3,
     )
     config = LlavaConfig(
-        vision_config=vision, text_config=text, image_token_id=vocab["<image>"],
+        vision_config=vision,
+        text_config=text,
+        image_token_id=vocab["<image>"],
         vision_feature_layer=-1,
     )
     torch.manual_seed(0)
@@ -106,18 +154,30 @@ def build_tiny_bark(folder: Path) -> Path:
 
     small = {"block_size": 1024, "num_layers": 2, "num_heads": 2, "hidden_size": 16}
     codec = EncodecConfig(
-        target_bandwidths=[1.5, 3.0, 6.0, 12.0, 24.0], sampling_rate=24000, audio_channels=1,
-        num_filters=4, hidden_size=16, codebook_size=1024, codebook_dim=16, num_lstm_layers=1,
+        target_bandwidths=[1.5, 3.0, 6.0, 12.0, 24.0],
+        sampling_rate=24000,
+        audio_channels=1,
+        num_filters=4,
+        hidden_size=16,
+        codebook_size=1024,
+        codebook_dim=16,
+        num_lstm_layers=1,
         upsampling_ratios=[8, 5, 4, 2],
     )
     config = BarkConfig(
         semantic_config=BarkSemanticConfig(
-            input_vocab_size=129_600, output_vocab_size=10_048, **small).to_dict(),
+            input_vocab_size=129_600, output_vocab_size=10_048, **small
+        ).to_dict(),
         coarse_acoustics_config=BarkCoarseConfig(
-            input_vocab_size=12_096, output_vocab_size=12_096, **small).to_dict(),
+            input_vocab_size=12_096, output_vocab_size=12_096, **small
+        ).to_dict(),
         fine_acoustics_config=BarkFineConfig(
-            input_vocab_size=1_056, output_vocab_size=1_056, n_codes_total=8, n_codes_given=1,
-            **small).to_dict(),
+            input_vocab_size=1_056,
+            output_vocab_size=1_056,
+            n_codes_total=8,
+            n_codes_given=1,
+            **small,
+        ).to_dict(),
         codec_config=codec.to_dict(),
     )
     torch.manual_seed(0)
@@ -132,7 +192,10 @@ def build_tiny_bark(folder: Path) -> Path:
     model.save_pretrained(folder)
     tokenizer, _ = word_tokenizer(
         ["[UNK]", "[PAD]", "[CLS]", "[SEP]"],
-        unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
     )
     BarkProcessor(tokenizer=tokenizer).save_pretrained(folder)
     # A voice preset: token histories as the real presets hold them.
@@ -172,19 +235,40 @@ def build_tiny_musicgen(folder: Path) -> Path:
     )
     features = EncodecFeatureExtractor(feature_size=1, sampling_rate=32000, padding_value=0.0)
     text = T5Config(
-        vocab_size=len(vocab), d_model=16, d_kv=8, d_ff=32, num_layers=1, num_heads=2,
-        decoder_start_token_id=1, pad_token_id=1, eos_token_id=2,
+        vocab_size=len(vocab),
+        d_model=16,
+        d_kv=8,
+        d_ff=32,
+        num_layers=1,
+        num_heads=2,
+        decoder_start_token_id=1,
+        pad_token_id=1,
+        eos_token_id=2,
     )
     # 2.2 kbps at 50 Hz with 2048-entry codebooks = 4 quantizers, as in musicgen-small.
     audio = EncodecConfig(
-        target_bandwidths=[2.2], sampling_rate=32000, audio_channels=1, num_filters=4,
-        hidden_size=16, codebook_size=2048, codebook_dim=16, num_lstm_layers=1,
-        upsampling_ratios=[8, 5, 4, 4], normalize=False,
+        target_bandwidths=[2.2],
+        sampling_rate=32000,
+        audio_channels=1,
+        num_filters=4,
+        hidden_size=16,
+        codebook_size=2048,
+        codebook_dim=16,
+        num_lstm_layers=1,
+        upsampling_ratios=[8, 5, 4, 4],
+        normalize=False,
     )
     decoder = MusicgenDecoderConfig(
-        vocab_size=2048, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-        ffn_dim=32, num_codebooks=4, max_position_embeddings=2048, pad_token_id=2048,
-        bos_token_id=2048, audio_channels=1,
+        vocab_size=2048,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        ffn_dim=32,
+        num_codebooks=4,
+        max_position_embeddings=2048,
+        pad_token_id=2048,
+        bos_token_id=2048,
+        audio_channels=1,
     )
     config = MusicgenConfig(
         text_encoder=text.to_dict(), audio_encoder=audio.to_dict(), decoder=decoder.to_dict()

@@ -88,7 +88,9 @@ def audio_tracks(
             lead = min(LEAD_IN_S, max(0.0, (seg.duration_s - info["duration_s"]) / 2))
             placements.append(NarrationPlacement(start_s=start + lead, path=wav))
             timings.append(
-                NarrationTiming(start_s=start + lead, duration_s=info["duration_s"], text=seg.narration)
+                NarrationTiming(
+                    start_s=start + lead, duration_s=info["duration_s"], text=seg.narration
+                )
             )
         # 2. Music bed for the whole render, 3. the mix.
         cached = store.has("audio", fp, "mix.wav")
@@ -99,7 +101,10 @@ def audio_tracks(
                 lufs = mixer.mix(placements, bed, plan.duration_s, tmp).integrated_lufs
     path = store.artifact_path("audio", fp, "mix.wav")
     record = AudioRecord(
-        path=str(path), fingerprint=fp, duration_s=plan.duration_s, narration=timings,
+        path=str(path),
+        fingerprint=fp,
+        duration_s=plan.duration_s,
+        narration=timings,
         integrated_lufs=lufs,
     )
     metadata = stage_metadata(
@@ -107,7 +112,7 @@ def audio_tracks(
         fp,
         cached,
         timer,
-        path=str(path),
+        artifact=str(path),
         speech_backend=speech.made_by(),
         music_backend=music.made_by(),
         music_mood=plan.music_mood,

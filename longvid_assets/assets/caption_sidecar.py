@@ -51,7 +51,10 @@ class PublishedCaptions:
 
 
 def stored_captions(
-    plan: RenderPlan, captioner: Captioner, video: VideoGenerator, images: ImageGenerator,
+    plan: RenderPlan,
+    captioner: Captioner,
+    video: VideoGenerator,
+    images: ImageGenerator,
     store: ArtifactStore,
 ) -> list[SegmentCaption]:
     captions = []
@@ -122,8 +125,12 @@ def captions_table(captions: list[SegmentCaption]) -> MetadataValue:
 
 
 def publish_captions(
-    plan: RenderPlan, final_fp: str, captioner: Captioner, video: VideoGenerator,
-    images: ImageGenerator, store: ArtifactStore,
+    plan: RenderPlan,
+    final_fp: str,
+    captioner: Captioner,
+    video: VideoGenerator,
+    images: ImageGenerator,
+    store: ArtifactStore,
 ) -> PublishedCaptions:
     """The captions table, and (with `captioner.sidecar`) the JSON and SRT sidecars."""
     captions = stored_captions(plan, captioner, video, images, store)
@@ -134,10 +141,14 @@ def publish_captions(
     render = plan.render
     files = {
         "captions_json": (
-            "captions.json", f"{render}.captions.json", captions_json(plan, captions)
+            "captions.json",
+            f"{render}.captions.json",
+            captions_json(plan, captions),
         ),
         "descriptions_srt": (
-            "descriptions.srt", f"{render}.descriptions.srt", descriptions_srt(captions)
+            "descriptions.srt",
+            f"{render}.descriptions.srt",
+            descriptions_srt(captions),
         ),
     }
     for key, (name, public, text) in files.items():

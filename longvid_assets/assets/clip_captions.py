@@ -66,8 +66,12 @@ def duration_check(analysis: ClipAnalysis, planned_frames: int, fps: int) -> Ass
 
 
 def adherence_check(
-    caption: str, prompt: str, caption_fingerprint: str, captioner: Captioner,
-    adherence: PromptAdherence, store: ArtifactStore,
+    caption: str,
+    prompt: str,
+    caption_fingerprint: str,
+    captioner: Captioner,
+    adherence: PromptAdherence,
+    store: ArtifactStore,
 ) -> AssetCheckResult:
     """Caption-vs-prompt similarity against `adherence.threshold`; the score is stored by the
     caption's fingerprint and the adherence model, so a cached run loads no model."""
@@ -75,7 +79,9 @@ def adherence_check(
     if captioner.tier == "embedded":
         note = "not scored: the measured caption quotes the prompt (score model captions only)"
         return AssetCheckResult(
-            check_name="prompt_adherence", passed=True, severity=AssetCheckSeverity.WARN,
+            check_name="prompt_adherence",
+            passed=True,
+            severity=AssetCheckSeverity.WARN,
             metadata={**metadata, "note": note},
         )
     fp = fingerprint("adherence", caption_fingerprint, adherence.identity())
@@ -103,12 +109,21 @@ def adherence_check(
     partitions_def=render_segment_partitions,
     ins={"segment_plan": AssetIn(partition_mapping=by_render)},
     check_specs=[
-        AssetCheckSpec("seam_match", asset="clip_captions",
-                       description="First/last clip frames match their keyframes"),
-        AssetCheckSpec("duration_matches_plan", asset="clip_captions",
-                       description="Clip length is within one frame of the plan"),
-        AssetCheckSpec("prompt_adherence", asset="clip_captions",
-                       description="A model's caption is close in meaning to the segment prompt"),
+        AssetCheckSpec(
+            "seam_match",
+            asset="clip_captions",
+            description="First/last clip frames match their keyframes",
+        ),
+        AssetCheckSpec(
+            "duration_matches_plan",
+            asset="clip_captions",
+            description="Clip length is within one frame of the plan",
+        ),
+        AssetCheckSpec(
+            "prompt_adherence",
+            asset="clip_captions",
+            description="A model's caption is close in meaning to the segment prompt",
+        ),
     ],
     code_version=CODE_VERSIONS["clip_captions"],
     group_name="longvid",
@@ -133,7 +148,11 @@ def clip_captions(
     with user_errors():
         index = segment_index(plan, render, index)
         fp = caption_fp(
-            plan, index, captioner.identity(), video_generator.identity(), image_generator.identity()
+            plan,
+            index,
+            captioner.identity(),
+            video_generator.identity(),
+            image_generator.identity(),
         )
         cached = store.has("captions", fp, CAPTION_FILE)
         if cached:
@@ -142,11 +161,15 @@ def clip_captions(
         else:
             # 1. Measure (always), 2. caption with the configured backend, 3. store both.
             analysis = analyze_clip(
-                Path(segment_clips.path), Path(keyframe_images.first), Path(keyframe_images.last),
+                Path(segment_clips.path),
+                Path(keyframe_images.first),
+                Path(keyframe_images.last),
                 plan.fps,
             )
             request = CaptionRequest(
-                clip=Path(segment_clips.path), prompt=plan.segments[index].prompt, fps=plan.fps,
+                clip=Path(segment_clips.path),
+                prompt=plan.segments[index].prompt,
+                fps=plan.fps,
                 analysis=analysis,
             )
             caption = captioner.caption(request)
@@ -159,13 +182,15 @@ def clip_captions(
             with store.writing("captions", fp, CAPTION_FILE) as tmp:
                 tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
     path = store.artifact_path("captions", fp, CAPTION_FILE)
-    record = CaptionRecord(path=str(path), fingerprint=fp, caption=caption, backend=captioner.made_by())
+    record = CaptionRecord(
+        path=str(path), fingerprint=fp, caption=caption, backend=captioner.made_by()
+    )
     metadata = stage_metadata(
         captioner,
         fp,
         cached,
         timer,
-        path=str(path),
+        artifact=str(path),
         caption=caption,
         mean_motion=round(analysis.mean_motion, 5),
         brightness=round(analysis.brightness, 4),

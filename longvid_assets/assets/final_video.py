@@ -27,7 +27,11 @@ def current_clips(
 ) -> list[str]:
     """Fingerprints of the clips this plan needs; every one must already be stored."""
     fps = [clip_fp(plan, s.index, video.identity(), images.identity()) for s in plan.segments]
-    missing = [s.key for s, fp in zip(plan.segments, fps) if not store.has("clips", fp, CLIP_FILE)]
+    missing = [
+        s.key
+        for s, fp in zip(plan.segments, fps, strict=True)
+        if not store.has("clips", fp, CLIP_FILE)
+    ]
     if missing:
         keys = ", ".join(f"{plan.render}|{m}" for m in missing[:5])
         raise StaleInputError(
@@ -89,7 +93,9 @@ def final_video(
         published = store.publish(artifact, render, f"{render}.mp4")
         with store.writing("final", fp, "subtitles.srt") as tmp:
             tmp.write_text(srt, encoding="utf-8")
-        srt_path = store.publish(store.artifact_path("final", fp, "subtitles.srt"), render, f"{render}.srt")
+        srt_path = store.publish(
+            store.artifact_path("final", fp, "subtitles.srt"), render, f"{render}.srt"
+        )
         captions = publish_captions(plan, fp, captioner, video_generator, image_generator, store)
     if captions.missing:
         context.log.warning(
@@ -103,7 +109,7 @@ def final_video(
         fp,
         cached,
         timer,
-        path=str(published),
+        artifact=str(published),
         subtitles=str(srt_path),
         duration_s=round(info.duration_s, 3),
         planned_duration_s=round(plan.duration_s, 3),
@@ -111,12 +117,16 @@ def final_video(
         resolution=f"{info.width}x{info.height}",
         fps=round(info.fps, 3),
         segments=len(plan.segments),
-        backends=MetadataValue.md(backend_table(plan, image_generator, video_generator, audio_tracks)),
+        backends=MetadataValue.md(
+            backend_table(plan, image_generator, video_generator, audio_tracks)
+        ),
         thumbnail=thumbnail_md(frames, width=320, caption=plan.title),
         captions=captions.table,
         **{key: str(path) for key, path in captions.paths.items()},
     )
-    record = FinalVideo(path=str(published), subtitles=str(srt_path), fingerprint=fp, duration_s=plan.duration_s)
+    record = FinalVideo(
+        path=str(published), subtitles=str(srt_path), fingerprint=fp, duration_s=plan.duration_s
+    )
     return Output(record, data_version=DataVersion(fp), metadata=metadata)
 
 

@@ -101,7 +101,10 @@ def keyframe_images(
     first = store.artifact_path("keyframes", first_fp, KEYFRAME_FILE)
     last = store.artifact_path("keyframes", last_fp, KEYFRAME_FILE)
     pair = KeyframePair(
-        first=str(first), last=str(last), first_fp=first_fp, last_fp=last_fp,
+        first=str(first),
+        last=str(last),
+        first_fp=first_fp,
+        last_fp=last_fp,
         backend=image_generator.made_by(),
     )
     fp = fingerprint(first_fp, last_fp)

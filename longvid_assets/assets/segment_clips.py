@@ -23,7 +23,10 @@ CLIP_FILE = "clip.mp4"
 def check_keyframes_current(
     plan: RenderPlan, index: int, keyframes: KeyframePair, images: ImageGenerator, key: str
 ) -> None:
-    expected = (keyframe_fp(plan, index, images.identity()), keyframe_fp(plan, index + 1, images.identity()))
+    expected = (
+        keyframe_fp(plan, index, images.identity()),
+        keyframe_fp(plan, index + 1, images.identity()),
+    )
     if (keyframes.first_fp, keyframes.last_fp) != expected:
         raise StaleInputError(
             f"keyframe_images for {key} were made for an older plan or config — "
@@ -80,7 +83,9 @@ def segment_clips(
     plan = segment_plan
     with user_errors():
         index = segment_index(plan, render, index)
-        check_keyframes_current(plan, index, keyframe_images, image_generator, context.partition_key)
+        check_keyframes_current(
+            plan, index, keyframe_images, image_generator, context.partition_key
+        )
         fp = clip_fp(plan, index, video_generator.identity(), image_generator.identity())
         frames = plan.frame_count(index)
         cached = store.has("clips", fp, CLIP_FILE)
@@ -104,14 +109,18 @@ def segment_clips(
                 check_clip(tmp, frames, video_generator.backend_name)
     path = store.artifact_path("clips", fp, CLIP_FILE)
     record = ClipRecord(
-        path=str(path), fingerprint=fp, frames=frames, fps=plan.fps, backend=video_generator.made_by()
+        path=str(path),
+        fingerprint=fp,
+        frames=frames,
+        fps=plan.fps,
+        backend=video_generator.made_by(),
     )
     metadata = stage_metadata(
         video_generator,
         fp,
         cached,
         timer,
-        path=str(path),
+        artifact=str(path),
         frames=frames,
         fps=plan.fps,
         duration_s=round(frames / plan.fps, 4),

@@ -85,7 +85,7 @@ def segment_plan(
         fp,
         cached,
         timer,
-        path=str(store.artifact_path("plans", fp, PLAN_FILE)),
+        artifact=str(store.artifact_path("plans", fp, PLAN_FILE)),
         prompt_file=str(source),
         planner_used=plan.planner,
         segments=len(plan.segments),
@@ -97,4 +97,3 @@ def segment_plan(
         preview=MetadataValue.md("| segment | seconds | narration |\n|---|---|---|\n" + table),
     )
     return Output(plan, data_version=DataVersion(fp), metadata=metadata)
-

@@ -47,8 +47,11 @@ def analyze_clip(clip: Path, first_keyframe: Path, last_keyframe: Path, fps: int
     """Decode `clip` frame by frame and measure it against its two keyframes."""
     if fps <= 0:
         raise ValueError(f"`fps` is {fps}; pass the clip's frame rate (> 0)")
-    for name, path in (("clip", clip), ("first_keyframe", first_keyframe),
-                       ("last_keyframe", last_keyframe)):
+    for name, path in (
+        ("clip", clip),
+        ("first_keyframe", first_keyframe),
+        ("last_keyframe", last_keyframe),
+    ):
         if not Path(path).is_file():
             raise ValueError(f"`{name}` {path} does not exist; render it before analysing")
 

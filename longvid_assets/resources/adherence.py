@@ -55,9 +55,7 @@ class MiniLMAdherence(PromptAdherence):
     device: str = "cpu"
 
     def score(self, caption: str, prompt: str) -> float | None:
-        encoder = load_once(
-            "adherence", {"model": self.model, "device": self.device}, self._load
-        )
+        encoder = load_once("adherence", {"model": self.model, "device": self.device}, self._load)
         embeddings = encoder.encode(
             [caption, prompt], normalize_embeddings=True, convert_to_numpy=True
         )

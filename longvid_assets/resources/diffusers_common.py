@@ -126,9 +126,7 @@ class StepProgress:
         self.step_seconds.append(now - self._last)
         self._last = now
         total = getattr(pipe, "num_timesteps", None) or "?"
-        self.logger(
-            f"{self.label}: step {step + 1}/{total} ({self.step_seconds[-1]:.2f} s/step)"
-        )
+        self.logger(f"{self.label}: step {step + 1}/{total} ({self.step_seconds[-1]:.2f} s/step)")
         if step + 1 == total:
             self.passes += 1
             if self.on_pass_end is not None:

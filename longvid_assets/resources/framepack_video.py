@@ -123,22 +123,33 @@ class FramePackVideoGenerator(VideoGenerator):
             components = {}
             if self.transformer:
                 components["transformer"] = load_pretrained(
-                    getattr(diffusers, TRANSFORMER_CLASS), self.transformer,
-                    "video_generator.transformer", **dtype_kwargs(dtype),
+                    getattr(diffusers, TRANSFORMER_CLASS),
+                    self.transformer,
+                    "video_generator.transformer",
+                    **dtype_kwargs(dtype),
                 )
             if self.image_encoder:
                 field = "video_generator.image_encoder"
                 components["feature_extractor"] = load_pretrained(
-                    transformers.SiglipImageProcessor, self.image_encoder, field,
+                    transformers.SiglipImageProcessor,
+                    self.image_encoder,
+                    field,
                     subfolder="feature_extractor",
                 )
                 components["image_encoder"] = load_pretrained(
-                    transformers.SiglipVisionModel, self.image_encoder, field,
-                    subfolder="image_encoder", **dtype_kwargs(dtype, "transformers"),
+                    transformers.SiglipVisionModel,
+                    self.image_encoder,
+                    field,
+                    subfolder="image_encoder",
+                    **dtype_kwargs(dtype, "transformers"),
                 )
             return load_pipeline(
-                "HunyuanVideoFramepackPipeline", self.model, self.gpu, "video_generator.model",
-                logger, **components,
+                "HunyuanVideoFramepackPipeline",
+                self.model,
+                self.gpu,
+                "video_generator.model",
+                logger,
+                **components,
             )
 
         return model_cache.load_once("framepack", self.pipeline_key(), load)

@@ -179,7 +179,11 @@ class GpuResource(ConfigurableResource):
             pipe.to(device)
         else:
             apply_offload(
-                pipe, self.offload, device, self.blocks_per_group, self.use_streams,
+                pipe,
+                self.offload,
+                device,
+                self.blocks_per_group,
+                self.use_streams,
                 self.low_cpu_mem_usage,
             )
         # 2. VAE tiling: decode large frames tile by tile.
@@ -239,7 +243,11 @@ def as_gpu_resource(value) -> GpuResource:
 
 
 def apply_offload(
-    pipe, policy: str, device, blocks_per_group: int = 1, streams: bool = True,
+    pipe,
+    policy: str,
+    device,
+    blocks_per_group: int = 1,
+    streams: bool = True,
     low_cpu_mem_usage: bool = False,
 ):
     """Apply one of OFFLOAD_POLICIES to a diffusers pipeline (diffusers' own hooks)."""

@@ -173,8 +173,9 @@ class MusicGenMusic(MusicGenerator):
         # Codebook delays cost num_codebooks - 1 tokens; one more frame covers rounding.
         tokens = math.ceil(new / rate * frame_rate) + int(model.config.decoder.num_codebooks)
         if prompt is not None:
-            inputs = processor(audio=prompt, sampling_rate=rate, text=[text], padding=True,
-                               return_tensors="pt")
+            inputs = processor(
+                audio=prompt, sampling_rate=rate, text=[text], padding=True, return_tensors="pt"
+            )
         else:
             inputs = processor(text=[text], padding=True, return_tensors="pt")
         inputs = inputs.to(model.device)

@@ -17,8 +17,9 @@ def make_client(api_key: str, base_url: str | None, timeout_s: float, retries: i
     )
 
 
-def describe_failure(exc: Exception, section: str, base_url: str | None, api_key: str,
-                     timeout_s: float) -> str | None:
+def describe_failure(
+    exc: Exception, section: str, base_url: str | None, api_key: str, timeout_s: float
+) -> str | None:
     """One line naming what failed and the fix, or None when `exc` is not an OpenAI error."""
     import openai
 
@@ -30,8 +31,7 @@ def describe_failure(exc: Exception, section: str, base_url: str | None, api_key
         )
     elif isinstance(exc, openai.APIConnectionError):
         message = (
-            f"cannot reach {url}: {root_reason(exc)} — start the server or fix "
-            f"{section}.base_url"
+            f"cannot reach {url}: {root_reason(exc)} — start the server or fix {section}.base_url"
         )
     elif isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         message = (

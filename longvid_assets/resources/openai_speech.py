@@ -130,5 +130,7 @@ def to_wav(source: Path, out: Path, response_format: str) -> None:
         stream = ffmpeg.input(str(source), format="s16le", ar=PCM_RATE, ac=1).audio
     else:
         stream = ffmpeg.input(str(source)).audio
-    run(stream.output(str(out), acodec="pcm_s16le", ac=1, format="wav"),
-        f"decoding the {response_format} speech reply")
+    run(
+        stream.output(str(out), acodec="pcm_s16le", ac=1, format="wav"),
+        f"decoding the {response_format} speech reply",
+    )

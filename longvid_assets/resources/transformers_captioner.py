@@ -119,14 +119,21 @@ class TransformersCaptioner(FrameCaptioner):
                     "repository's own code — set captioner.trust_remote_code: true"
                 )
             model = load_pretrained(
-                AutoModel, self.model, "captioner.model", attn_implementation="sdpa",
-                **dtype_kwargs(dtype, "transformers"), **common,
+                AutoModel,
+                self.model,
+                "captioner.model",
+                attn_implementation="sdpa",
+                **dtype_kwargs(dtype, "transformers"),
+                **common,
             )
             processor = AutoTokenizer.from_pretrained(self.model, **common)
         else:
             model = load_pretrained(
-                AutoModelForImageTextToText, self.model, "captioner.model",
-                **dtype_kwargs(dtype, "transformers"), **common,
+                AutoModelForImageTextToText,
+                self.model,
+                "captioner.model",
+                **dtype_kwargs(dtype, "transformers"),
+                **common,
             )
             processor = AutoProcessor.from_pretrained(self.model, **common)
         log.info("captioner: loaded %s (%s) on %s as %s", self.model, api, device, dtype)
@@ -169,7 +176,7 @@ class TransformersCaptioner(FrameCaptioner):
             inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
         # 3. Greedy decoding; keep only the new tokens.
         output = model.generate(**inputs, max_new_tokens=self.max_tokens, do_sample=False)
-        new_tokens = output[:, inputs["input_ids"].shape[1]:]
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
         return processor.batch_decode(new_tokens, skip_special_tokens=True)[0]
 
 
