@@ -5,7 +5,6 @@ validation errors when it does not fit (bad JSON, a missing field, a narration t
 its segment), up to `max_retries` times.
 """
 
-import json
 import logging
 from typing import Any, ClassVar, Literal
 
@@ -27,6 +26,7 @@ from longvid_assets.plan import (
     estimate_duration,
 )
 from longvid_assets.prompts import MAX_SEGMENT_S, MIN_SEGMENT_S, PromptSpec
+from longvid_assets.resources.openai_http import root_reason, server_message
 from longvid_assets.resources.planner import PlanDraft, Planner
 
 log = logging.getLogger(__name__)
@@ -257,17 +257,17 @@ def describe_openai_failure(
         )
     elif isinstance(cause, openai.APIConnectionError):
         message = (
-            f"cannot reach {base_url}: {_root_reason(cause)} — start the server or fix "
+            f"cannot reach {base_url}: {root_reason(cause)} — start the server or fix "
             "planner.base_url"
         )
     elif isinstance(cause, openai.AuthenticationError | openai.PermissionDeniedError):
         message = (
             f"{base_url} refused the API key (HTTP {cause.status_code}: "
-            f"{_server_message(cause)}) — set OPENAI_API_KEY to a valid key for this server"
+            f"{server_message(cause)}) — set OPENAI_API_KEY to a valid key for this server"
         )
     elif isinstance(cause, openai.APIStatusError):
         message = (
-            f"{base_url} answered HTTP {cause.status_code}: {_server_message(cause)} — "
+            f"{base_url} answered HTTP {cause.status_code}: {server_message(cause)} — "
             f"{_status_fix(cause.status_code)}"
         )
     elif isinstance(exc, instructor_errors.IncompleteOutputException):
@@ -299,25 +299,6 @@ def _status_fix(status: int) -> str:
     if status >= 500:
         return "the server failed: check its logs, then retry"
     return _STATUS_FIXES.get(status, "check planner.model, planner.mode and the server")
-
-
-def _root_reason(exc: BaseException) -> str:
-    """The innermost cause's message, e.g. '[Errno 111] Connection refused'."""
-    seen = set()
-    while (exc.__cause__ or exc.__context__) is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return str(exc) or type(exc).__name__
-
-
-def _server_message(exc) -> str:
-    body = exc.body
-    if isinstance(body, dict):
-        error = body.get("error", body)
-        if isinstance(error, dict) and error.get("message"):
-            return str(error["message"])
-        return json.dumps(body)[:200]
-    return str(body or exc.message)[:200]
 
 
 def _first_error(exc: BaseException) -> str:
