@@ -99,47 +99,12 @@ def musicgen_small(device: str, seconds: float):
 def bark(device: str, hidden: int, layers: int, heads: int, semantic_tokens: int):
     """`timed` of Bark at the given size, random weights (semantic tokens capped)."""
     import torch
-    from transformers import (
-        BarkCoarseConfig,
-        BarkConfig,
-        BarkFineConfig,
-        BarkModel,
-        BarkSemanticConfig,
-        EncodecConfig,
-        GenerationConfig,
-    )
-    from transformers.models.bark.generation_configuration_bark import (
-        BarkCoarseGenerationConfig,
-        BarkFineGenerationConfig,
-        BarkSemanticGenerationConfig,
-    )
+
+    from longvid_assets_tests.tiny_transformers_models import random_bark
 
     size = {"hidden_size": hidden, "num_layers": layers, "num_heads": heads, "block_size": 1024}
-    config = BarkConfig(
-        semantic_config=BarkSemanticConfig(
-            input_vocab_size=129_600, output_vocab_size=10_048, **size
-        ).to_dict(),
-        coarse_acoustics_config=BarkCoarseConfig(
-            input_vocab_size=12_096, output_vocab_size=12_096, **size
-        ).to_dict(),
-        fine_acoustics_config=BarkFineConfig(
-            input_vocab_size=1_056,
-            output_vocab_size=1_056,
-            n_codes_total=8,
-            n_codes_given=1,
-            **size,
-        ).to_dict(),
-        codec_config=EncodecConfig().to_dict(),  # encodec_24khz
-    )
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    model = BarkModel(config).to(device, dtype).eval()
-    model.generation_config = GenerationConfig(
-        semantic_config=BarkSemanticGenerationConfig().to_dict(),
-        coarse_acoustics_config=BarkCoarseGenerationConfig().to_dict(),
-        fine_acoustics_config=BarkFineGenerationConfig().to_dict(),
-        sample_rate=24000,
-        codebook_size=1024,
-    )
+    model = random_bark(size).to(device, dtype)
     input_ids = torch.randint(0, 10_000, (1, 256), device=device)
 
     def run() -> float:

@@ -132,16 +132,14 @@ def build_tiny_llava(folder: Path) -> Path:
     return folder
 
 
-def build_tiny_bark(folder: Path) -> Path:
-    """BarkModel (semantic, coarse, fine, a tiny 24 kHz EnCodec) + BarkProcessor with one
-    voice preset, `v2/en_speaker_0`, saved as hub repos ship them."""
-    import torch
+def random_bark(size: dict, codec_config=None):
+    """A random-weight BarkModel of the given layer `size` (hidden_size, num_layers,
+    num_heads, block_size) with Bark's generation settings; shared with `bench/audio.py`."""
     from transformers import (
         BarkCoarseConfig,
         BarkConfig,
         BarkFineConfig,
         BarkModel,
-        BarkProcessor,
         BarkSemanticConfig,
         EncodecConfig,
         GenerationConfig,
@@ -150,6 +148,42 @@ def build_tiny_bark(folder: Path) -> Path:
         BarkCoarseGenerationConfig,
         BarkFineGenerationConfig,
         BarkSemanticGenerationConfig,
+    )
+
+    config = BarkConfig(
+        semantic_config=BarkSemanticConfig(
+            input_vocab_size=129_600, output_vocab_size=10_048, **size
+        ).to_dict(),
+        coarse_acoustics_config=BarkCoarseConfig(
+            input_vocab_size=12_096, output_vocab_size=12_096, **size
+        ).to_dict(),
+        fine_acoustics_config=BarkFineConfig(
+            input_vocab_size=1_056,
+            output_vocab_size=1_056,
+            n_codes_total=8,
+            n_codes_given=1,
+            **size,
+        ).to_dict(),
+        codec_config=(codec_config or EncodecConfig()).to_dict(),  # default: encodec_24khz
+    )
+    model = BarkModel(config).eval()
+    model.generation_config = GenerationConfig(
+        semantic_config=BarkSemanticGenerationConfig().to_dict(),
+        coarse_acoustics_config=BarkCoarseGenerationConfig().to_dict(),
+        fine_acoustics_config=BarkFineGenerationConfig().to_dict(),
+        sample_rate=24000,
+        codebook_size=1024,
+    )
+    return model
+
+
+def build_tiny_bark(folder: Path) -> Path:
+    """BarkModel (semantic, coarse, fine, a tiny 24 kHz EnCodec) + BarkProcessor with one
+    voice preset, `v2/en_speaker_0`, saved as hub repos ship them."""
+    import torch
+    from transformers import (
+        BarkProcessor,
+        EncodecConfig,
     )
 
     small = {"block_size": 1024, "num_layers": 2, "num_heads": 2, "hidden_size": 16}
@@ -164,31 +198,8 @@ def build_tiny_bark(folder: Path) -> Path:
         num_lstm_layers=1,
         upsampling_ratios=[8, 5, 4, 2],
     )
-    config = BarkConfig(
-        semantic_config=BarkSemanticConfig(
-            input_vocab_size=129_600, output_vocab_size=10_048, **small
-        ).to_dict(),
-        coarse_acoustics_config=BarkCoarseConfig(
-            input_vocab_size=12_096, output_vocab_size=12_096, **small
-        ).to_dict(),
-        fine_acoustics_config=BarkFineConfig(
-            input_vocab_size=1_056,
-            output_vocab_size=1_056,
-            n_codes_total=8,
-            n_codes_given=1,
-            **small,
-        ).to_dict(),
-        codec_config=codec.to_dict(),
-    )
     torch.manual_seed(0)
-    model = BarkModel(config).eval()
-    model.generation_config = GenerationConfig(
-        semantic_config=BarkSemanticGenerationConfig().to_dict(),
-        coarse_acoustics_config=BarkCoarseGenerationConfig().to_dict(),
-        fine_acoustics_config=BarkFineGenerationConfig().to_dict(),
-        sample_rate=24000,
-        codebook_size=1024,
-    )
+    model = random_bark(small, codec)
     model.save_pretrained(folder)
     tokenizer, _ = word_tokenizer(
         ["[UNK]", "[PAD]", "[CLS]", "[SEP]"],

@@ -20,15 +20,15 @@ import re
 import time
 import wave
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from longvid_assets.errors import ConfigError
 from longvid_assets.resources.diffusers_common import dtype_kwargs, load_pretrained
-from longvid_assets.resources.gpu import GpuResource
-from longvid_assets.resources.model_cache import load_once, release
+from longvid_assets.resources.gpu import GpuModelResource
+from longvid_assets.resources.model_cache import load_once
 from longvid_assets.resources.speech import SpeechResult, SpeechSynthesizer
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,9 @@ log = logging.getLogger(__name__)
 MAX_WORDS_PER_TAKE = 30  # ~12 s of speech: inside Bark's ~14 s and 256-token limits
 
 
-class BarkSpeech(SpeechSynthesizer):
+class BarkSpeech(GpuModelResource, SpeechSynthesizer):
     backend_name: ClassVar[str] = "bark"
+    model_kind = "bark"
     not_in_fingerprint: ClassVar[frozenset[str]] = frozenset({"local_files_only"})
 
     model: str = "suno/bark-small"
@@ -48,24 +49,10 @@ class BarkSpeech(SpeechSynthesizer):
     sentence_silence_s: float = Field(0.25, ge=0.0, le=3.0)
     revision: str | None = None
     local_files_only: bool = False
-    gpu: GpuResource = GpuResource()
-
-    def __init__(self, **data: Any):
-        data.setdefault("gpu", GpuResource())  # Dagster does not apply nested defaults
-        super().__init__(**data)
-
-    def identity(self) -> dict:
-        identity = super().identity()
-        identity["gpu"] = self.gpu.identity()
-        return identity
-
-    def teardown_after_execution(self, context) -> None:
-        if not self.gpu.keep_loaded:
-            release("bark")
 
     def loaded(self):
         key = {"model": self.model, "revision": self.revision, **self.gpu.placement()}
-        return load_once("bark", key, self._load)
+        return load_once(self.model_kind, key, self._load)
 
     def _load(self):
         from transformers import AutoProcessor, BarkModel

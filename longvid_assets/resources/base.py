@@ -21,11 +21,13 @@ class BackendResource(ConfigurableResource):
 
     def identity(self) -> dict:
         skip = SECRET_FIELDS | self.not_in_fingerprint
-        fields = {
-            name: getattr(self, name)
-            for name in type(self).model_fields
-            if name not in skip and not name.startswith("_")
-        }
+        fields = {}
+        for name in type(self).model_fields:
+            if name in skip or name.startswith("_"):
+                continue
+            value = getattr(self, name)
+            # A nested resource (e.g. `gpu`) says itself which of its fields change output.
+            fields[name] = value.identity() if hasattr(value, "identity") else value
         return {"backend": self.backend_name, **fields}
 
     def made_by(self) -> str:

@@ -22,7 +22,7 @@ Sizes. Keyframes are generated at `size` (default: the render's size snapped to 
 import json
 import re
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from PIL import Image, ImageDraw, ImageOps
 from pydantic import Field, field_validator
@@ -39,7 +39,7 @@ from longvid_assets.resources.diffusers_common import (
     run_pipeline,
     snap_size,
 )
-from longvid_assets.resources.gpu import GpuResource, as_gpu_resource
+from longvid_assets.resources.gpu import GpuModelResource
 from longvid_assets.resources.images import ImageGenerator, KeyframeRequest
 
 MASKS = ("center", "border", "lower", "upper")
@@ -49,10 +49,11 @@ DERIVED_PIPELINES = {
 }
 
 
-class DiffusersImageGenerator(ImageGenerator):
+class DiffusersImageGenerator(GpuModelResource, ImageGenerator):
     """Any diffusers text-to-image model through `AutoPipelineForText2Image`."""
 
     backend_name: ClassVar[str] = "diffusers"
+    model_kind = "diffusers_images"
     pipeline_class: ClassVar[str] = "AutoPipelineForText2Image"
 
     model: str
@@ -65,11 +66,6 @@ class DiffusersImageGenerator(ImageGenerator):
     mask_fraction: float = Field(0.5, gt=0, lt=1, description="share of the frame the mask covers")
     size: list[int] | None = Field(None, description="generate at [w, h], multiples of 16")
     prompt_template: str = "{description}. Style: {style}"
-    gpu: GpuResource = GpuResource()
-
-    def __init__(self, **data: Any):
-        data["gpu"] = as_gpu_resource(data.get("gpu"))
-        super().__init__(**data)
 
     @field_validator("size")
     @classmethod
@@ -99,7 +95,6 @@ class DiffusersImageGenerator(ImageGenerator):
 
     def identity(self) -> dict:
         identity = BackendResource.identity(self)
-        identity["gpu"] = self.gpu.identity()
         if self.mode == "text2img":
             for unused in ("strength", "mask", "mask_fraction"):
                 identity.pop(unused)
@@ -112,11 +107,6 @@ class DiffusersImageGenerator(ImageGenerator):
 
     def extra_call_kwargs(self) -> dict:
         return {}
-
-    def teardown_after_execution(self, context) -> None:
-        if not self.gpu.keep_loaded:
-            model_cache.release("diffusers_images")
-            self.gpu.free_memory()
 
     def pipelines(self, logger) -> dict:
         """{"text2img": pipe} plus the mode's image-to-image pipeline sharing its weights."""
@@ -145,7 +135,7 @@ class DiffusersImageGenerator(ImageGenerator):
             "mode": self.mode,
             "gpu": self.gpu.placement(),
         }
-        return model_cache.load_once("diffusers_images", key, load)
+        return model_cache.load_once(self.model_kind, key, load)
 
     def generate(self, request: KeyframeRequest) -> Image.Image:
         logger = RequestLogger(request.log)

@@ -18,14 +18,13 @@ for a live preview (`preview: false` turns that off).
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from PIL import Image
 from pydantic import Field, field_validator
 
 from longvid_assets.media.thumbnails import thumbnail_md
 from longvid_assets.resources import model_cache
-from longvid_assets.resources.base import BackendResource
 from longvid_assets.resources.clip_frames import FrameSink, to_uint8
 from longvid_assets.resources.diffusers_common import (
     RequestLogger,
@@ -38,16 +37,17 @@ from longvid_assets.resources.diffusers_common import (
     run_pipeline,
     snap_size,
 )
-from longvid_assets.resources.gpu import GpuResource, as_gpu_resource
+from longvid_assets.resources.gpu import GpuModelResource
 from longvid_assets.resources.video import ClipRequest, ClipResult, VideoGenerator
 
 TRANSFORMER_CLASS = "HunyuanVideoFramepackTransformer3DModel"
 
 
-class FramePackVideoGenerator(VideoGenerator):
+class FramePackVideoGenerator(GpuModelResource, VideoGenerator):
     """First → last keyframe video with FramePack's inverted anti-drifting sampling."""
 
     backend_name: ClassVar[str] = "framepack"
+    model_kind = "framepack"
     not_in_fingerprint: ClassVar[frozenset[str]] = frozenset({"preview"})
 
     model: str = "hunyuanvideo-community/HunyuanVideo"
@@ -60,11 +60,6 @@ class FramePackVideoGenerator(VideoGenerator):
     latent_window_size: int = Field(9, ge=2, le=33)
     size: list[int] | None = Field(None, description="generate at [w, h], multiples of 16")
     preview: bool = True
-    gpu: GpuResource = GpuResource()
-
-    def __init__(self, **data: Any):
-        data["gpu"] = as_gpu_resource(data.get("gpu"))
-        super().__init__(**data)
 
     @field_validator("size")
     @classmethod
@@ -94,16 +89,6 @@ class FramePackVideoGenerator(VideoGenerator):
                     f"'{source}' holds a {found}, not a {TRANSFORMER_CLASS} — point "
                     "video_generator.transformer at a FramePack I2V transformer"
                 )
-
-    def identity(self) -> dict:
-        identity = BackendResource.identity(self)
-        identity["gpu"] = self.gpu.identity()
-        return identity
-
-    def teardown_after_execution(self, context) -> None:
-        if not self.gpu.keep_loaded:
-            model_cache.release("framepack")
-            self.gpu.free_memory()
 
     def pipeline_key(self) -> dict:
         """What the loaded pipeline depends on (not steps or prompts): the model cache key."""
@@ -152,7 +137,7 @@ class FramePackVideoGenerator(VideoGenerator):
                 **components,
             )
 
-        return model_cache.load_once("framepack", self.pipeline_key(), load)
+        return model_cache.load_once(self.model_kind, self.pipeline_key(), load)
 
     def generate(self, request: ClipRequest, out: Path) -> ClipResult:
         logger = RequestLogger(request.log)

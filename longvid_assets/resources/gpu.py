@@ -35,12 +35,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr, field_validator
 
 from longvid_assets.errors import BackendError
+from longvid_assets.resources import model_cache
+from longvid_assets.resources.base import BackendResource
 
 log = logging.getLogger(__name__)
 
@@ -228,6 +230,25 @@ class GpuResource(ConfigurableResource):
             import torch
 
             torch.cuda.empty_cache()
+
+
+class GpuModelResource(BackendResource):
+    """A backend that runs a model on `gpu`: normalizes the YAML mapping, and at teardown
+    drops its `model_kind` from the model cache unless `gpu.keep_loaded`.
+
+    Subclass it first, beside the interface: `class X(GpuModelResource, VideoGenerator)`."""
+
+    model_kind: ClassVar[str] = ""
+    gpu: GpuResource = GpuResource()
+
+    def __init__(self, **data: Any):
+        data["gpu"] = as_gpu_resource(data.get("gpu"))
+        super().__init__(**data)
+
+    def teardown_after_execution(self, context) -> None:
+        if not self.gpu.keep_loaded:
+            model_cache.release(self.model_kind)
+            self.gpu.free_memory()
 
 
 def as_gpu_resource(value) -> GpuResource:

@@ -21,15 +21,15 @@ import math
 import time
 import wave
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field, model_validator
 
 from longvid_assets.embedded.music_bed import resolve_mood
 from longvid_assets.resources.diffusers_common import dtype_kwargs, load_pretrained
-from longvid_assets.resources.gpu import GpuResource
-from longvid_assets.resources.model_cache import load_once, release
+from longvid_assets.resources.gpu import GpuModelResource
+from longvid_assets.resources.model_cache import load_once
 from longvid_assets.resources.music import MusicGenerator
 
 log = logging.getLogger(__name__)
@@ -44,8 +44,9 @@ MOOD_PROMPTS = {
 }
 
 
-class MusicGenMusic(MusicGenerator):
+class MusicGenMusic(GpuModelResource, MusicGenerator):
     backend_name: ClassVar[str] = "musicgen"
+    model_kind = "musicgen"
     not_in_fingerprint: ClassVar[frozenset[str]] = frozenset({"local_files_only"})
 
     model: str = "facebook/musicgen-small"
@@ -59,11 +60,6 @@ class MusicGenMusic(MusicGenerator):
     level_dbfs: float = Field(-18.0, ge=-40.0, le=-6.0)
     revision: str | None = None
     local_files_only: bool = False
-    gpu: GpuResource = GpuResource()
-
-    def __init__(self, **data: Any):
-        data.setdefault("gpu", GpuResource())  # Dagster does not apply nested defaults
-        super().__init__(**data)
 
     @model_validator(mode="after")
     def _overlap_fits(self):
@@ -74,18 +70,9 @@ class MusicGenMusic(MusicGenerator):
             )
         return self
 
-    def identity(self) -> dict:
-        identity = super().identity()
-        identity["gpu"] = self.gpu.identity()
-        return identity
-
-    def teardown_after_execution(self, context) -> None:
-        if not self.gpu.keep_loaded:
-            release("musicgen")
-
     def loaded(self):
         key = {"model": self.model, "revision": self.revision, **self.gpu.placement()}
-        return load_once("musicgen", key, self._load)
+        return load_once(self.model_kind, key, self._load)
 
     def _load(self):
         from transformers import AutoProcessor, MusicgenForConditionalGeneration

@@ -15,7 +15,7 @@ captions are all stored loads nothing.
 """
 
 import logging
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, PrivateAttr
 
@@ -27,16 +27,17 @@ from longvid_assets.resources.diffusers_common import (
     load_pretrained,
     missing_model_message,
 )
-from longvid_assets.resources.gpu import GpuResource
-from longvid_assets.resources.model_cache import load_once, release
+from longvid_assets.resources.gpu import GpuModelResource
+from longvid_assets.resources.model_cache import load_once
 
 log = logging.getLogger(__name__)
 
 MINICPM_TIME_SCALE = 0.1  # MiniCPM-V 4.5 temporal ids count tenths of a second
 
 
-class TransformersCaptioner(FrameCaptioner):
+class TransformersCaptioner(GpuModelResource, FrameCaptioner):
     backend_name: ClassVar[str] = "transformers"
+    model_kind = "captioner-transformers"
     not_in_fingerprint: ClassVar[frozenset[str]] = frozenset({"local_files_only"})
 
     model: str = "openbmb/MiniCPM-V-4_5"  # hub id or local folder
@@ -44,23 +45,9 @@ class TransformersCaptioner(FrameCaptioner):
     trust_remote_code: bool = False  # MiniCPM-V needs true: it runs the repo's own code
     revision: str | None = None
     local_files_only: bool = False
-    gpu: GpuResource = GpuResource()
     max_frames: int = Field(6, ge=1, le=64)
 
     _api: str | None = PrivateAttr(default=None)
-
-    def __init__(self, **data: Any):
-        data.setdefault("gpu", GpuResource())  # Dagster does not apply nested defaults
-        super().__init__(**data)
-
-    def identity(self) -> dict:
-        identity = super().identity()
-        identity["gpu"] = self.gpu.identity()
-        return identity
-
-    def teardown_after_execution(self, context) -> None:
-        if not self.gpu.keep_loaded:
-            release("captioner-transformers")
 
     # Loading --------------------------------------------------------------------------
     def resolved_api(self) -> str:
@@ -95,7 +82,7 @@ class TransformersCaptioner(FrameCaptioner):
         """(api, model, processor or tokenizer), loaded once per process."""
         api = self.resolved_api()
         key = {"model": self.model, "api": api, "revision": self.revision, **self.gpu.placement()}
-        model, processor = load_once("captioner-transformers", key, lambda: self._load(api))
+        model, processor = load_once(self.model_kind, key, lambda: self._load(api))
         return api, model, processor
 
     def _load(self, api: str):

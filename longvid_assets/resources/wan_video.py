@@ -30,7 +30,6 @@ from pydantic import Field, field_validator
 
 from longvid_assets.media.thumbnails import thumbnail_md
 from longvid_assets.resources import model_cache
-from longvid_assets.resources.base import BackendResource
 from longvid_assets.resources.clip_frames import FrameSink, round_frames_4k1, to_uint8
 from longvid_assets.resources.diffusers_common import (
     RequestLogger,
@@ -41,7 +40,7 @@ from longvid_assets.resources.diffusers_common import (
     run_pipeline,
     snap_size,
 )
-from longvid_assets.resources.gpu import GpuResource, as_gpu_resource
+from longvid_assets.resources.gpu import GpuModelResource
 from longvid_assets.resources.video import ClipRequest, ClipResult, VideoGenerator
 
 DEFAULT_MODEL = "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers"
@@ -59,10 +58,11 @@ NOT_FLF2V = {
 }
 
 
-class WanFLF2VVideoGenerator(VideoGenerator):
+class WanFLF2VVideoGenerator(GpuModelResource, VideoGenerator):
     """First → last keyframe video with Wan2.1 FLF2V, windows chained by their last frame."""
 
     backend_name: ClassVar[str] = "wan_flf2v"
+    model_kind = "wan_flf2v"
 
     model: str = DEFAULT_MODEL
     steps: int = Field(40, ge=1)
@@ -71,11 +71,6 @@ class WanFLF2VVideoGenerator(VideoGenerator):
     window_frames: int = Field(81, ge=5, description="frames per model call (4k+1)")
     size: list[int] | None = Field(None, description="generate at [w, h], multiples of 16")
     max_sequence_length: int = Field(512, ge=16)
-    gpu: GpuResource = GpuResource()
-
-    def __init__(self, **data: Any):
-        data["gpu"] = as_gpu_resource(data.get("gpu"))
-        super().__init__(**data)
 
     @field_validator("window_frames")
     @classmethod
@@ -99,23 +94,13 @@ class WanFLF2VVideoGenerator(VideoGenerator):
         """Refuse checkpoints that cannot interpolate between two keyframes."""
         check_flf2v_model(self.model)
 
-    def identity(self) -> dict:
-        identity = BackendResource.identity(self)
-        identity["gpu"] = self.gpu.identity()
-        return identity
-
-    def teardown_after_execution(self, context) -> None:
-        if not self.gpu.keep_loaded:
-            model_cache.release("wan_flf2v")
-            self.gpu.free_memory()
-
     def pipeline_key(self) -> dict:
         """What the loaded pipeline depends on (not steps or prompts): the model cache key."""
         return {"model": self.model, "gpu": self.gpu.placement()}
 
     def pipeline(self, logger):
         return model_cache.load_once(
-            "wan_flf2v",
+            self.model_kind,
             self.pipeline_key(),
             lambda: load_pipeline(
                 "WanImageToVideoPipeline", self.model, self.gpu, "video_generator.model", logger
