@@ -56,7 +56,7 @@ def render_command(path: Path, config_name: str | None) -> Path:
         f"{outcome.built_steps} built, {outcome.cached_steps} cached",
         file=sys.stderr,
     )
-    return Path(outcome.final.path)
+    return Path(outcome.path)
 
 
 def rerender_command(config_name: str | None) -> list[Path]:
@@ -86,7 +86,7 @@ def rerender_command(config_name: str | None) -> list[Path]:
                 progress=lambda line: print(f"  {line}", file=sys.stderr),
                 log_level="WARNING",
             )
-            outputs.append(Path(outcome.final.path))
+            outputs.append(Path(outcome.path))
     return outputs
 
 

@@ -20,7 +20,7 @@ from longvid_assets.resources.settings import LongvidSettings
 
 PROJECT_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 # Sections a config may leave out, and what they default to.
-OPTIONAL_SECTIONS = {"adherence": {"backend": "minilm"}}
+OPTIONAL_SECTIONS = {"adherence": {"backend": "minilm"}, "compute": {"backend": "local"}}
 
 
 class SensorSettings(BaseModel):

@@ -1,18 +1,21 @@
-"""What each stage hands downstream: small records pointing at stored artifacts."""
+"""What each stage hands downstream: small records of artifact references, never local paths,
+so any host (another Dagster process, a Ray worker) can resolve them through the store."""
 
 from pydantic import BaseModel
 
+from longvid_assets.artifacts import ArtifactRef
+
 
 class KeyframePair(BaseModel):
-    first: str
-    last: str
+    first: ArtifactRef
+    last: ArtifactRef
     first_fp: str
     last_fp: str
     backend: str
 
 
 class ClipRecord(BaseModel):
-    path: str
+    clip: ArtifactRef
     fingerprint: str
     frames: int
     fps: int
@@ -20,7 +23,7 @@ class ClipRecord(BaseModel):
 
 
 class CaptionRecord(BaseModel):
-    path: str
+    caption_file: ArtifactRef
     fingerprint: str
     caption: str
     backend: str
@@ -33,7 +36,7 @@ class NarrationTiming(BaseModel):
 
 
 class AudioRecord(BaseModel):
-    path: str
+    mix: ArtifactRef
     fingerprint: str
     duration_s: float
     narration: list[NarrationTiming]
@@ -41,7 +44,9 @@ class AudioRecord(BaseModel):
 
 
 class FinalVideo(BaseModel):
-    path: str
-    subtitles: str
+    video: ArtifactRef
+    subtitles: ArtifactRef
+    render: str
+    published: str  # where the friendly copy is: a local path, or an s3:// URI
     fingerprint: str
     duration_s: float

@@ -1,34 +1,31 @@
-"""Render one prompt file through Dagster: plan, then each stale segment, then the render stages.
+"""Render one prompt file through Dagster: what `longvid render` does.
 
-Used by the CLI, the tests and the benchmarks. Each step is a real Dagster run in the given
-instance, so it shows in the UI with its logs and materializations. Before launching a run
-the expected fingerprints are compared with what the instance recorded and the store holds
-(`staleness.py`): a fresh partition gets no run at all, so a rerun after a one-segment edit
-costs one segment run plus the render-level stages.
+It executes the runs `orchestrator.next_runs` decides, as real Dagster runs in the given
+instance (they show in the UI with their logs and materializations): the plan, then every
+stale segment — as many at once as the `compute` resource has GPU workers — with
+`audio_tracks` beside them, then the render-level stages. Fresh partitions get no run.
 """
 
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, MultiPartitionKey, materialize
+from dagster import DagsterInstance, materialize
 
+from longvid_assets.assets.final_video import final_record
 from longvid_assets.config import LongvidConfig
 from longvid_assets.definitions import ALL_ASSETS
 from longvid_assets.errors import LongvidError
 from longvid_assets.jobs import DRIVER_TAG, RENDER_TAG
-from longvid_assets.partitions import register_render, segment_partition_key
+from longvid_assets.orchestrator import RunSpec, next_runs, plan_run
+from longvid_assets.partitions import register_render
 from longvid_assets.plan import RenderPlan
 from longvid_assets.prompts import load_prompt_file, render_name
 from longvid_assets.records import FinalVideo
-from longvid_assets.staleness import (
-    RENDER_STAGES,
-    SEGMENT_STAGES,
-    assess_plan,
-    assess_render,
-    render_stages_to_run,
-)
+from longvid_assets.staleness import RENDER_STAGES, SEGMENT_STAGES, assess_plan, assess_render
 
 __all__ = ["RENDER_STAGES", "SEGMENT_STAGES", "RenderOutcome", "render_prompt_file"]
 
@@ -38,6 +35,8 @@ class RenderOutcome:
     render: str
     plan: RenderPlan
     final: FinalVideo
+    path: Path  # the published MP4, a local file
+    subtitles: Path  # the SRT beside it
     run_ids: list[str] = field(default_factory=list)
     cached_steps: int = 0
     built_steps: int = 0
@@ -46,6 +45,7 @@ class RenderOutcome:
     # and also listed in `skipped` (no run was launched for it).
     statuses: dict[str, dict[str, str]] = field(default_factory=dict)
     skipped: set[tuple[str, str]] = field(default_factory=set)
+    parallel: int = 1  # segments made at once
 
 
 def failure_message(result) -> str:
@@ -60,22 +60,52 @@ def failure_message(result) -> str:
     return "the run failed — open it in the Dagster UI for its logs"
 
 
-def latest_final(instance: DagsterInstance, render: str, plan: RenderPlan) -> FinalVideo:
-    """The final video the instance last recorded for a render (it is fresh: no run needed).
+class _Tally:
+    """What the runs of one render did, gathered from several threads."""
 
-    final_video publishes `<render>.mp4` beside the `<render>.srt` its metadata names.
-    """
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=AssetKey("final_video"), asset_partitions=[render]), limit=1
-    ).records
-    metadata = records[0].asset_materialization.metadata
-    subtitles = Path(str(metadata["subtitles"].value))
-    return FinalVideo(
-        path=str(subtitles.with_suffix(".mp4")),
-        subtitles=str(subtitles),
-        fingerprint=str(metadata["fingerprint"].value),
-        duration_s=plan.duration_s,
-    )
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.run_ids: list[str] = []
+        self.counts = {"cached": 0, "built": 0}
+        self.checks: dict[str, bool] = {}
+        self.statuses: dict[str, dict[str, str]] = {}
+        self.skipped: set[tuple[str, str]] = set()
+
+    def fresh(self, stage: str, key: str) -> None:
+        with self.lock:
+            self.counts["cached"] += 1
+            self.statuses.setdefault(stage, {})[key] = "cached"
+            self.skipped.add((stage, key))
+
+    def add(self, spec: RunSpec, key: str, result) -> None:
+        with self.lock:
+            self.run_ids.append(result.run_id)
+            for node in spec.stages:
+                for mat in result.asset_materializations_for_node(node):
+                    status = "cached" if mat.metadata["cached"].value else "built"
+                    self.counts[status] += 1
+                    self.statuses.setdefault(node, {})[key] = status
+            for evaluation in result.get_asset_check_evaluations():
+                where = evaluation.partition or spec.partition
+                self.checks[f"{where} {evaluation.check_name}"] = evaluation.passed
+
+
+class Progress:
+    """Per-segment progress lines with an ETA from the segments done so far."""
+
+    def __init__(self, emit: Callable[[str], None], total: int, parallel: int):
+        self.emit, self.total, self.parallel = emit, total, parallel
+        self.done, self.seconds = 0, 0.0
+        self.lock = threading.Lock()
+
+    def finished(self, spec: RunSpec, seconds: float) -> None:
+        with self.lock:
+            self.done += 1
+            self.seconds += seconds
+            left = self.total - self.done
+            eta = self.seconds / self.done * left / self.parallel
+            tail = f"{self.done}/{self.total} done" + (f", ETA {eta:.0f}s" if left else "")
+            self.emit(f"{spec.label:<34} {seconds:5.1f}s  ({tail})")
 
 
 def render_prompt_file(
@@ -89,94 +119,119 @@ def render_prompt_file(
     path = Path(path)
     load_prompt_file(path)
     name = render_name(path)
-    config.resources["store"].remember_source(name, path)
+    resources = config.resources
+    store = resources["store"]
+    store.remember_source(name, path)
     register_render(instance, name)
-    outcome_runs: list[str] = []
-    counts = {"cached": 0, "built": 0}
-    checks: dict[str, bool] = {}
-    statuses: dict[str, dict[str, str]] = {}
-    skipped: set[tuple[str, str]] = set()
+    tally = _Tally()
+    parallel = max(1, resources["compute"].worker_count())
+    runner = instance if parallel == 1 else without_log_capture(instance)
+    tags = {RENDER_TAG: name, "longvid/config": config.name, DRIVER_TAG: "longvid render"}
 
-    def run(selection: list[str], partition_key, label: str):
-        started = time.perf_counter()
+    def execute(spec: RunSpec):
+        """One Dagster run in this process; a failure is one line naming the stage."""
         result = materialize(
             ALL_ASSETS,
-            selection=selection,
-            partition_key=partition_key,
-            instance=instance,
-            resources=config.resources,
+            selection=spec.stages,
+            partition_key=spec.partition,
+            instance=runner,
+            resources=resources,
             raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
             # DRIVER_TAG: this caller renders the segments itself; the plan sensor stays out.
-            tags={RENDER_TAG: name, "longvid/config": config.name, DRIVER_TAG: "longvid render"},
+            tags=tags,
         )
         if not result.success:
-            raise LongvidError(f"{path}: {label} failed: {failure_message(result)}")
-        if isinstance(partition_key, MultiPartitionKey):
-            key = partition_key.keys_by_dimension["segment"]
-        else:
-            key = name
-        outcome_runs.append(result.run_id)
-        for node in selection:
-            for mat in result.asset_materializations_for_node(node):
-                status = "cached" if mat.metadata["cached"].value else "built"
-                counts[status] += 1
-                statuses.setdefault(node, {})[key] = status
-        for evaluation in result.get_asset_check_evaluations():
-            where = evaluation.partition or partition_key
-            checks[f"{where} {evaluation.check_name}"] = evaluation.passed
-        progress(f"{label:<34} {time.perf_counter() - started:5.1f}s")
+            raise LongvidError(f"{path}: {spec.label} failed: {failure_message(result)}")
+        tally.add(spec, spec.segment or name, result)
         return result
 
-    def fresh(stage: str, key: str) -> None:
-        counts["cached"] += 1
-        statuses.setdefault(stage, {})[key] = "cached"
-        skipped.add((stage, key))
-
-    # 2. Plan, unless the instance already recorded this file's plan fingerprint. The
-    #    asset registers the render's segment partitions.
-    plan_status = assess_plan(path, config.resources, instance)
-    if plan_status.fresh:
-        plan = plan_status.plan
+    # 2. Plan, unless the instance already recorded this file's plan fingerprint.
+    status = assess_plan(path, resources, instance)
+    if status.fresh:
+        plan = status.plan
         register_render(instance, name, len(plan.segments))
-        fresh("segment_plan", name)
+        tally.fresh("segment_plan", name)
         progress("[1/3] segment_plan                   fresh")
     else:
-        plan = run(["segment_plan"], name, "[1/3] segment_plan").output_for_node("segment_plan")
-    # 3. Per-segment stages: one run per stale segment, selecting only its stale stages
-    #    (models load once per process); fresh partitions get no run. (Runs stay
-    #    sequential here: Dagster's in-process compute-log capture is not thread-safe.)
-    staleness = assess_render(plan, config.resources, instance)
+        started = time.perf_counter()
+        plan = execute(plan_run(name, status.fingerprint)).output_for_node("segment_plan")
+        progress(f"{'[1/3] segment_plan':<34} {time.perf_counter() - started:5.1f}s")
+    # 3. Stale segments, `parallel` at once, with audio_tracks beside them.
+    staleness = assess_render(plan, resources, instance)
+    todo = next_runs(staleness, segments_ran=False)
     for seg in plan.segments:
-        stale = staleness.stale_segments.get(seg.key, [])
         for stage in SEGMENT_STAGES:
-            if stage not in stale:
-                fresh(stage, seg.key)
-        if stale:
-            label = f"[2/3] segment {seg.index + 1}/{len(plan.segments)}"
-            run(stale, segment_partition_key(name, seg.key), label)
+            if stage not in staleness.stale_segments.get(seg.key, []):
+                tally.fresh(stage, seg.key)
     if staleness.fresh_segments:
-        fresh_count = f"{len(staleness.fresh_segments)}/{len(plan.segments)}"
-        progress(f"[2/3] {fresh_count} segments fresh, skipped")
+        fresh = f"{len(staleness.fresh_segments)}/{len(plan.segments)}"
+        progress(f"[2/3] {fresh} segments fresh, skipped")
+    if todo.segments:
+        run_segments(todo, execute, progress, parallel)
     # 4. Render-level stages: the stale ones, and final_video after any segment run.
-    stale_render = render_stages_to_run(staleness, segments_ran=bool(staleness.stale_segments))
+    staleness = assess_render(plan, resources, instance)
+    final_run = next_runs(staleness, segments_ran=bool(todo.segments)).render
+    ran_beside = {stage for spec in todo.beside for stage in spec.stages}
     for stage in RENDER_STAGES:
-        if stage not in stale_render:
-            fresh(stage, name)
-    if stale_render:
-        result = run(stale_render, name, f"[3/3] {' + '.join(stale_render)}")
-        final = result.output_for_node("final_video")
+        if stage not in ran_beside and (final_run is None or stage not in final_run.stages):
+            tally.fresh(stage, name)
+    if final_run is not None:
+        progress(f"{final_run.label} …")
+        started = time.perf_counter()
+        final = execute(final_run).output_for_node("final_video")
+        progress(f"{final_run.label:<34} {time.perf_counter() - started:5.1f}s")
     else:
-        final = latest_final(instance, name, plan)
+        final = final_record(store, plan, staleness.expected.render["final_video"])
         progress("[3/3] audio_tracks + final_video     fresh")
     return RenderOutcome(
         render=name,
         plan=plan,
         final=final,
-        run_ids=outcome_runs,
-        cached_steps=counts["cached"],
-        built_steps=counts["built"],
-        checks=checks,
-        statuses=statuses,
-        skipped=skipped,
+        path=store.published_path(name, f"{name}.mp4"),
+        subtitles=store.published_path(name, f"{name}.srt"),
+        run_ids=tally.run_ids,
+        cached_steps=tally.counts["cached"],
+        built_steps=tally.counts["built"],
+        checks=tally.checks,
+        statuses=tally.statuses,
+        skipped=tally.skipped,
+        parallel=parallel,
     )
+
+
+def run_segments(todo, execute, progress, parallel: int) -> None:
+    """The segment runs, `parallel` at a time (one per GPU worker), audio beside them."""
+    meter = Progress(progress, len(todo.segments), parallel)
+
+    def one(spec: RunSpec) -> None:
+        started = time.perf_counter()
+        execute(spec)
+        if spec.segment is not None:
+            meter.finished(spec, time.perf_counter() - started)
+        else:
+            progress(f"{spec.label:<34} {time.perf_counter() - started:5.1f}s")
+
+    if parallel == 1:
+        for spec in [*todo.segments, *todo.beside]:
+            one(spec)
+        return
+    if todo.beside:
+        progress(f"[3/3] {' + '.join(s.stages[0] for s in todo.beside)} beside the segments …")
+    with ThreadPoolExecutor(parallel + len(todo.beside), thread_name_prefix="longvid") as pool:
+        futures = [pool.submit(one, spec) for spec in [*todo.beside, *todo.segments]]
+        errors = [f.exception() for f in futures if f.exception() is not None]
+    if errors:
+        raise errors[0]
+
+
+def without_log_capture(instance: DagsterInstance) -> DagsterInstance:
+    """The same instance (storage, settings) without compute-log capture, which redirects the
+    whole process's stdout/stderr per run and so cannot serve runs in several threads. Each
+    run's structured log (everything `context.log` says) is still in the event log."""
+    from dagster._serdes import ConfigurableClassData
+
+    noop = ConfigurableClassData(
+        "dagster._core.storage.noop_compute_log_manager", "NoOpComputeLogManager", "{}"
+    )
+    return DagsterInstance.from_ref(instance.get_ref()._replace(compute_logs_data=noop))

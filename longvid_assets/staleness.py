@@ -15,10 +15,7 @@ from pathlib import Path
 
 from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, EnvVar
 
-from longvid_assets.assets.clip_captions import CAPTION_FILE
-from longvid_assets.assets.keyframe_images import KEYFRAME_FILE
-from longvid_assets.assets.segment_clips import CLIP_FILE
-from longvid_assets.assets.segment_plan import PLAN_FILE
+from longvid_assets.artifacts import STAGE_FILES
 from longvid_assets.errors import LongvidError
 from longvid_assets.fingerprint import (
     audio_fp,
@@ -38,17 +35,6 @@ from longvid_assets.sources import find_prompt_file
 SEGMENT_STAGES = ["keyframe_images", "segment_clips", "clip_captions"]
 RENDER_STAGES = ["audio_tracks", "final_video"]
 DATA_VERSION_TAG = "dagster/data_version"
-
-# Where each stage's artifact lives in the store: (folder, file name); must match the assets.
-STAGE_FILES = {
-    "segment_plan": ("plans", PLAN_FILE),
-    "keyframe_images": ("keyframes", KEYFRAME_FILE),
-    "segment_clips": ("clips", CLIP_FILE),
-    "clip_captions": ("captions", CAPTION_FILE),
-    "audio_tracks": ("audio", "mix.wav"),
-    "final_video": ("final", "video.mp4"),
-}
-
 
 def resolved_identity(resource) -> dict:
     """`resource.identity()` with `EnvVar` fields resolved, as a run sees them.

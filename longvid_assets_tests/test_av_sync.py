@@ -129,7 +129,7 @@ def test_flash_and_beep_land_within_one_frame_in_the_final_mp4(tmp_path, longvid
 
     outcome = render_prompt_file(prompt, config, instance)
 
-    plan, mp4 = outcome.plan, Path(outcome.final.path)
+    plan, mp4 = outcome.plan, Path(outcome.path)
     planned = plan.start_s(2) + FLASH_S  # segment 3 of 4
     assert planned == pytest.approx(7.25)
     flash, video_end = flash_time(mp4)
@@ -174,6 +174,6 @@ def test_final_mp4_integrated_loudness_is_on_target(tmp_path, longvid_env, targe
 
     outcome = render_prompt_file(prompt, config, instance)
 
-    lufs = measure_loudness(Path(outcome.final.path))  # ffmpeg ebur128 on the MP4's AAC
+    lufs = measure_loudness(Path(outcome.path))  # ffmpeg ebur128 on the MP4's AAC
     print(f"target {target} LUFS: final MP4 integrated {lufs:.2f} LUFS")
     assert math.isfinite(lufs) and abs(lufs - target) <= 1.0

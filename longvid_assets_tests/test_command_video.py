@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from longvid_assets.assets.segment_clips import CLIP_FILE
+from longvid_assets.artifacts import CLIP_FILE
 from longvid_assets.errors import BackendError, ConfigError
 from longvid_assets.media.probe import probe
 from longvid_assets.render import render_prompt_file
@@ -86,7 +86,7 @@ def test_command_clips_render_end_to_end(tmp_path, longvid_env):
         assert_clip(
             store.artifact_path("clips", metadata["fingerprint"], CLIP_FILE), frames, 8, (72, 64)
         )
-    info = probe(Path(outcome.final.path))
+    info = probe(Path(outcome.path))
     assert info.frames == 24 and (info.width, info.height) == (72, 64)
 
 

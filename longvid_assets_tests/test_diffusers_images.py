@@ -6,7 +6,7 @@ import pytest
 from dagster import AssetKey, materialize
 from PIL import Image
 
-from longvid_assets.assets.keyframe_images import KEYFRAME_FILE
+from longvid_assets.artifacts import KEYFRAME_FILE
 from longvid_assets.definitions import ALL_ASSETS
 from longvid_assets.errors import BackendError, ConfigError
 from longvid_assets.fingerprint import keyframe_fp

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from dagster import AssetKey
 
-from longvid_assets.assets.segment_clips import CLIP_FILE
+from longvid_assets.artifacts import CLIP_FILE
 from longvid_assets.errors import ConfigError
 from longvid_assets.media.probe import probe
 from longvid_assets.render import render_prompt_file
@@ -74,7 +74,7 @@ def test_img2img_keyframes_and_framepack_clips_render_end_to_end(
     keyframes = instance.fetch_materializations(AssetKey("keyframe_images"), limit=10).records
     modes = {r.asset_materialization.metadata["backend_mode"].value for r in keyframes}
     assert modes == {"img2img"}
-    info = probe(Path(outcome.final.path))
+    info = probe(Path(outcome.path))
     assert info.frames == 24 and (info.width, info.height) == (72, 64)
 
 

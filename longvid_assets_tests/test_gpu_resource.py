@@ -1,7 +1,5 @@
-"""GpuResource: YAML mapping → resource, devices and GPU claims, offload policies, OOM advice.
+"""GpuResource: YAML mapping → resource, devices (resolved only when a model loads), offload policies, OOM advice.
 The CUDA tests run where a GPU is present and skip with a reason elsewhere."""
-
-import tempfile
 
 import pytest
 import torch
@@ -10,10 +8,7 @@ from longvid_assets.errors import BackendError
 from longvid_assets.resources.diffusers_common import oom_advice, resident_gib
 from longvid_assets.resources.gpu import (
     GpuResource,
-    ProcessClaim,
     apply_offload,
-    claim_free_gpu,
-    physical_gpu_ids,
 )
 from longvid_assets_tests.backend_helpers import load_with_store, write_config
 
@@ -69,44 +64,22 @@ def test_auto_is_cpu_float32_without_cuda(monkeypatch):
         GpuResource(device="cuda:0").torch_device()
 
 
-def test_gpu_claims_take_free_gpus_in_turn_and_wait_with_advice(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "4,6")
-    assert physical_gpu_ids(2) == ["4", "6"]
-    first, first_lock = claim_free_gpu(2, timeout_s=1)
-    second, second_lock = claim_free_gpu(2, timeout_s=1)
-    assert (first, second) == (0, 1)  # visible indices; locks are per physical id
-    assert sorted(p.name for p in tmp_path.glob("longvid-gpu-locks-*/*")) == [
-        "gpu-4.lock",
-        "gpu-6.lock",
-    ]
-    with pytest.raises(BackendError, match="dagster instance concurrency set gpu 2"):
-        claim_free_gpu(2, timeout_s=0.1)
-    first_lock.close()  # a finished run frees its GPU
-    index, lock = claim_free_gpu(2, timeout_s=1)
-    assert index == 0
-    lock.close()
-    second_lock.close()
+def test_a_gpu_resource_touches_cuda_only_when_a_model_needs_its_device(monkeypatch):
+    """Dagster sets up every resource of a step; fingerprints read only the config, so a
+    step that runs no model must never initialise CUDA (no device query, no context)."""
+    calls = []
+    for name in ("is_available", "device_count", "current_device", "init", "set_device"):
+        monkeypatch.setattr(torch.cuda, name, lambda *a, _n=name, **k: calls.append(_n))
+    gpu = GpuResource(device="auto", dtype="bfloat16")
+    from dagster import build_init_resource_context
 
-
-def test_a_process_shares_one_gpu_among_its_resources_and_prefers_it_again(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    claim = ProcessClaim()
-    # Keyframes, clips and captions of one run: one GPU, held until the last one is done.
-    assert claim.acquire(2, timeout_s=1) == claim.acquire(2, timeout_s=1) == 0
-    claim.release()
-    other, other_lock = claim_free_gpu(2, timeout_s=1)  # another process gets the other GPU
-    assert other == 1
-    claim.release()
-    other_lock.close()
-    taken, taken_lock = claim_free_gpu(2, timeout_s=1)  # GPU 0 is free again...
-    assert taken == 0
-    assert claim.acquire(2, timeout_s=1) == 1  # ...so this process waits for nobody
-    taken_lock.close()
-    claim.release()
-    assert claim.acquire(2, timeout_s=1) == 1  # and later prefers the GPU it had
-    claim.release()
+    context = build_init_resource_context()
+    gpu.setup_for_execution(context)
+    assert gpu.identity() == {"dtype": "bfloat16", "vae_tiling": False}
+    gpu.teardown_after_execution(context)
+    assert calls == []
+    gpu.torch_device()  # a model is about to load: now the device is resolved
+    assert calls == ["is_available"]
 
 
 def test_group_offload_attaches_diffusers_hooks(tiny_sd):

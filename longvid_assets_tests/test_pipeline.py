@@ -42,7 +42,7 @@ def test_three_segment_render_end_to_end(tmp_path, longvid_env):
 
     outcome = render_prompt_file(prompt, config, instance)
 
-    plan, out = outcome.plan, Path(outcome.final.path)
+    plan, out = outcome.plan, Path(outcome.path)
     assert len(plan.segments) == 3
     assert out.is_file() and out.is_relative_to(store_root)
     info = probe(out)
@@ -63,7 +63,7 @@ def test_three_segment_render_end_to_end(tmp_path, longvid_env):
         window = samples[int(start * rate) : int((start + 1.5) * rate)]
         assert rms_dbfs(window) > -35, f"segment {seg.key} narration is too quiet"
     # Subtitles beside the MP4, timed inside the video.
-    srt = Path(outcome.final.subtitles).read_text(encoding="utf-8")
+    srt = Path(outcome.subtitles).read_text(encoding="utf-8")
     assert "red fox" in srt and srt.count("-->") >= 3
     # Asset checks ran per segment and passed.
     assert len(outcome.checks) == 9 and all(outcome.checks.values()), outcome.checks

@@ -60,7 +60,7 @@ def render(tmp_path, config_path: Path, instance):
 
 
 def sidecar(outcome) -> tuple[dict, str]:
-    mp4 = Path(outcome.final.path)
+    mp4 = Path(outcome.path)
     data = json.loads(mp4.with_name(f"{outcome.render}.captions.json").read_text())
     srt = mp4.with_name(f"{outcome.render}.descriptions.srt").read_text()
     return data, srt
@@ -106,7 +106,7 @@ music:
     config, outcome = render(tmp_path, config_path, instance)
 
     # 1. The MP4: both streams, planned length, loudness on target (-16 LUFS).
-    mp4 = Path(outcome.final.path)
+    mp4 = Path(outcome.path)
     info = probe(mp4)
     assert info.video_codec == "h264" and info.audio_codec == "aac"
     assert abs(info.duration_s - 6.0) <= 1 / 8

@@ -200,8 +200,8 @@ def test_edited_file_requests_only_changed_partitions(tmp_path, longvid_env):
     requests, _ = tick(folder_sensor, instance, folder_cursor)
     assert (
         requests == []
-        and Path(final.path).is_file()
-        and Path(final.path).is_relative_to(store_root)
+        and Path(final.published).is_file()
+        and Path(final.published).is_relative_to(store_root)
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 from dagster import AssetKey
 from PIL import Image
 
-from longvid_assets.assets.segment_clips import CLIP_FILE
+from longvid_assets.artifacts import CLIP_FILE
 from longvid_assets.errors import BackendError, ConfigError
 from longvid_assets.media.probe import probe
 from longvid_assets.render import render_prompt_file
@@ -84,7 +84,7 @@ def test_sd3_keyframes_and_wan_clips_render_end_to_end(tmp_path, longvid_env, ti
     labels = sorted(r.asset_observation.metadata["part"].value for r in observations)
     assert labels == ["wan_flf2v window 1/1", "wan_flf2v window 1/2", "wan_flf2v window 2/2"]
     # The final MP4 assembles: both clips, the planned length, audio.
-    info = probe(Path(outcome.final.path))
+    info = probe(Path(outcome.path))
     assert info.frames == plan.frame_count(0) + plan.frame_count(1) == 24
     assert (info.width, info.height) == (72, 64) and info.audio_codec == "aac"
     # One load for the whole render (two segment runs in this process).

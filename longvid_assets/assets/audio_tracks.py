@@ -11,7 +11,8 @@ from pathlib import Path
 
 from dagster import AssetExecutionContext, DataVersion, Output, asset
 
-from longvid_assets.assets.common import Timer, stage_metadata, user_errors
+from longvid_assets.artifacts import MIX_FILE, ArtifactRef
+from longvid_assets.assets.common import Timer, artifact_location, stage_metadata, user_errors
 from longvid_assets.fingerprint import CODE_VERSIONS, audio_fp, music_fp, narration_fp
 from longvid_assets.media.audio import NarrationPlacement, fit_narration
 from longvid_assets.partitions import renders_partitions
@@ -93,15 +94,15 @@ def audio_tracks(
                 )
             )
         # 2. Music bed for the whole render, 3. the mix.
-        cached = store.has("audio", fp, "mix.wav")
+        cached = store.has("audio", fp, MIX_FILE)
         lufs = None
         if not cached:
             bed = make_music(plan, music, store)
-            with store.writing("audio", fp, "mix.wav") as tmp:
+            with store.writing("audio", fp, MIX_FILE) as tmp:
                 lufs = mixer.mix(placements, bed, plan.duration_s, tmp).integrated_lufs
-    path = store.artifact_path("audio", fp, "mix.wav")
+    mix = ArtifactRef(folder="audio", fingerprint=fp, name=MIX_FILE)
     record = AudioRecord(
-        path=str(path),
+        mix=mix,
         fingerprint=fp,
         duration_s=plan.duration_s,
         narration=timings,
@@ -112,7 +113,7 @@ def audio_tracks(
         fp,
         cached,
         timer,
-        artifact=str(path),
+        artifact=artifact_location(store, mix),
         speech_backend=speech.made_by(),
         music_backend=music.made_by(),
         music_mood=plan.music_mood,

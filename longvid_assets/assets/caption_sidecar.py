@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dagster import MetadataValue, TableColumn, TableRecord, TableSchema
 
-from longvid_assets.assets.clip_captions import CAPTION_FILE
+from longvid_assets.artifacts import CAPTION_FILE
 from longvid_assets.fingerprint import caption_fp, fingerprint
 from longvid_assets.media.subtitles import Cue, to_srt
 from longvid_assets.plan import RenderPlan

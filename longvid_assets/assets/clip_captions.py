@@ -7,7 +7,6 @@ means roughly what the segment's prompt asked for (prompt adherence, warn only).
 """
 
 import json
-from pathlib import Path
 
 from dagster import (
     AssetCheckResult,
@@ -20,20 +19,30 @@ from dagster import (
     asset,
 )
 
-from longvid_assets.assets.common import Timer, stage_metadata, user_errors
-from longvid_assets.assets.keyframe_images import segment_index
+from longvid_assets.artifacts import CAPTION_FILE, caption_ref
+from longvid_assets.assets.common import (
+    Timer,
+    absent_output,
+    artifact_location,
+    in_plan,
+    stage_metadata,
+    task_metadata,
+    user_errors,
+)
+from longvid_assets.compute.base import GpuCompute
+from longvid_assets.compute.work import caption_task
 from longvid_assets.fingerprint import CODE_VERSIONS, caption_fp, fingerprint
-from longvid_assets.media.analysis import ClipAnalysis, analyze_clip, describe_measurements
+from longvid_assets.media.analysis import ClipAnalysis
 from longvid_assets.partitions import by_render, render_segment_partitions, split_key
 from longvid_assets.plan import RenderPlan
 from longvid_assets.records import CaptionRecord, ClipRecord, KeyframePair
 from longvid_assets.resources.adherence import PromptAdherence
-from longvid_assets.resources.captioner import Captioner, CaptionRequest
+from longvid_assets.resources.captioner import Captioner
 from longvid_assets.resources.images import ImageGenerator
 from longvid_assets.resources.store import ArtifactStore
 from longvid_assets.resources.video import VideoGenerator
 
-CAPTION_FILE = "caption.json"
+CHECKS = ["seam_match", "duration_matches_plan", "prompt_adherence"]
 ADHERENCE_FILE = "adherence.json"
 SEAM_MATCH_MIN = 0.85
 
@@ -133,20 +142,23 @@ def adherence_check(
 def clip_captions(
     context: AssetExecutionContext,
     segment_plan: RenderPlan,
-    keyframe_images: KeyframePair,
-    segment_clips: ClipRecord,
+    keyframe_images: KeyframePair | None,
+    segment_clips: ClipRecord | None,
     captioner: Captioner,
     adherence: PromptAdherence,
     image_generator: ImageGenerator,
     video_generator: VideoGenerator,
+    compute: GpuCompute,
     store: ArtifactStore,
 ):
     """A caption and measurements for the clip, plus seam, duration and adherence checks."""
-    timer = Timer()
+    timer, plan = Timer(), segment_plan
     render, index = split_key(context)
-    plan = segment_plan
+    if not in_plan(plan, index) or segment_clips is None or keyframe_images is None:
+        yield from absent_output(plan, index, CHECKS)
+        return
+    results = []
     with user_errors():
-        index = segment_index(plan, render, index)
         fp = caption_fp(
             plan,
             index,
@@ -155,47 +167,28 @@ def clip_captions(
             image_generator.identity(),
         )
         cached = store.has("captions", fp, CAPTION_FILE)
-        if cached:
-            stored = json.loads(store.artifact_path("captions", fp, CAPTION_FILE).read_text())
-            analysis, caption = ClipAnalysis.model_validate(stored["analysis"]), stored["caption"]
-        else:
-            # 1. Measure (always), 2. caption with the configured backend, 3. store both.
-            analysis = analyze_clip(
-                Path(segment_clips.path),
-                Path(keyframe_images.first),
-                Path(keyframe_images.last),
-                plan.fps,
-            )
-            request = CaptionRequest(
-                clip=Path(segment_clips.path),
-                prompt=plan.segments[index].prompt,
-                fps=plan.fps,
-                analysis=analysis,
-            )
-            caption = captioner.caption(request)
-            payload = {
-                "caption": caption,
-                "measured": describe_measurements(request.prompt, analysis),
-                "analysis": analysis.model_dump(),
-                "backend": captioner.made_by(),
-            }
-            with store.writing("captions", fp, CAPTION_FILE) as tmp:
-                tmp.write_text(json.dumps(payload, indent=2), encoding="utf-8")
-    path = store.artifact_path("captions", fp, CAPTION_FILE)
+        if not cached:
+            # Measure (always) and caption with the configured backend, where it runs.
+            keyframes = (keyframe_images.first_fp, keyframe_images.last_fp)
+            task = caption_task(plan, index, fp, segment_clips.fingerprint, keyframes, captioner)
+            results.append(compute.run(task, store, log=context.log.info))
+        stored = json.loads(store.artifact_path("captions", fp, CAPTION_FILE).read_text())
+        analysis, caption = ClipAnalysis.model_validate(stored["analysis"]), stored["caption"]
     record = CaptionRecord(
-        path=str(path), fingerprint=fp, caption=caption, backend=captioner.made_by()
+        caption_file=caption_ref(fp), fingerprint=fp, caption=caption, backend=captioner.made_by()
     )
     metadata = stage_metadata(
         captioner,
         fp,
         cached,
         timer,
-        artifact=str(path),
+        artifact=artifact_location(store, record.caption_file),
         caption=caption,
         mean_motion=round(analysis.mean_motion, 5),
         brightness=round(analysis.brightness, 4),
         first_seam_match=round(analysis.first_seam_match, 4),
         last_seam_match=round(analysis.last_seam_match, 4),
+        **task_metadata(results),
     )
     yield Output(record, data_version=DataVersion(fp), metadata=metadata)
     yield seam_check(analysis)

@@ -50,3 +50,65 @@ def stage_metadata(resource, fingerprint: str, cached: bool, timer: Timer, **ext
         else:
             metadata[key] = value
     return metadata
+
+
+def in_plan(plan, index: int) -> bool:
+    """Whether a segment partition is one of this render's segments.
+
+    Dagster's dynamic `segments` set is shared by every render, so a render of 4 segments
+    also has partitions 004, 005, … once a longer render exists."""
+    return index < len(plan.segments)
+
+
+NOT_IN_PLAN = "not-in-plan"
+
+
+def absent_output(plan, index: int, checks: list[str] = ()):
+    """What a per-segment asset yields for a partition its render's plan does not have: a
+    materialization saying so (a backfill or "materialize all" succeeds on it, and the UI
+    shows no missing work), no artifact, and checks that state there is nothing to check."""
+    from dagster import AssetCheckResult, AssetCheckSeverity, DataVersion, Output
+
+    note = f"render '{plan.render}' has {len(plan.segments)} segments; {index:03d} is not one"
+    output = Output(None, data_version=DataVersion(NOT_IN_PLAN), metadata={"in_plan": False, "note": note})
+    if not checks:
+        return output
+    results = [
+        AssetCheckResult(
+            check_name=name,
+            passed=True,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"in_plan": False, "note": f"nothing to check: {note}"},
+        )
+        for name in checks
+    ]
+    return [output, *results]
+
+
+def task_metadata(results) -> dict:
+    """Where the GPU work ran and what it loaded, plus each backend's extras (`backend_*`)."""
+    if not results:
+        return {}
+    metadata = {
+        "model_loads": sum(r.model_loads for r in results),
+        "worker": ", ".join(sorted({r.worker for r in results})),
+    }
+    nodes = sorted({r.node for r in results if r.node})
+    if nodes:
+        metadata["ray_node"] = ", ".join(n[:12] for n in nodes)
+        metadata["ray_gpu_ids"] = ", ".join(sorted({g for r in results for g in r.gpu_ids}))
+    if any(r.shared for r in results):
+        metadata["shared_with_another_run"] = True
+    for result in results:
+        for key, value in result.metadata.items():
+            metadata[f"backend_{key}"] = value
+    return metadata
+
+
+def artifact_location(store, ref) -> str:
+    """For the UI: the file's local path where the store is local, else its reference."""
+    from longvid_assets.resources.store import LocalArtifactStore
+
+    if isinstance(store, LocalArtifactStore):
+        return str(store.artifact_path(*ref.parts))
+    return str(ref)

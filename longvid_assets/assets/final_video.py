@@ -1,12 +1,11 @@
 """final_video [render]: clips in plan order + mixed audio + subtitles + chapters → MP4."""
 
-from pathlib import Path
 
 from dagster import AssetDep, AssetExecutionContext, DataVersion, MetadataValue, Output, asset
 
 from longvid_assets.assets.caption_sidecar import publish_captions
 from longvid_assets.assets.common import Timer, stage_metadata, user_errors
-from longvid_assets.assets.segment_clips import CLIP_FILE
+from longvid_assets.artifacts import CLIP_FILE, FINAL_FILE, ArtifactRef
 from longvid_assets.errors import StaleInputError
 from longvid_assets.fingerprint import CODE_VERSIONS, clip_fp, final_fp
 from longvid_assets.media.assemble import assemble_video
@@ -83,12 +82,13 @@ def final_video(
         clips = current_clips(plan, video_generator, image_generator, store)
         fp = final_fp(plan, clips, audio_tracks.fingerprint)
         srt = subtitles_for(audio_tracks)
-        cached = store.has("final", fp, "video.mp4")
+        cached = store.has("final", fp, FINAL_FILE)
         if not cached:
             paths = [store.artifact_path("clips", c, CLIP_FILE) for c in clips]
-            with store.writing("final", fp, "video.mp4") as tmp:
-                assemble_video(paths, Path(audio_tracks.path), srt, chapters_for(plan), tmp)
-        artifact = store.artifact_path("final", fp, "video.mp4")
+            mix = store.artifact_path(*audio_tracks.mix.parts)
+            with store.writing("final", fp, FINAL_FILE) as tmp:
+                assemble_video(paths, mix, srt, chapters_for(plan), tmp)
+        artifact = store.artifact_path("final", fp, FINAL_FILE)
         # Friendly copies: <root>/renders/<render>/<render>.mp4 and .srt
         published = store.publish(artifact, render, f"{render}.mp4")
         with store.writing("final", fp, "subtitles.srt") as tmp:
@@ -111,6 +111,7 @@ def final_video(
         timer,
         artifact=str(published),
         subtitles=str(srt_path),
+        **download_link(store, render),
         duration_s=round(info.duration_s, 3),
         planned_duration_s=round(plan.duration_s, 3),
         size_mb=round(published.stat().st_size / 1e6, 2),
@@ -124,10 +125,34 @@ def final_video(
         captions=captions.table,
         **{key: str(path) for key, path in captions.paths.items()},
     )
-    record = FinalVideo(
-        path=str(published), subtitles=str(srt_path), fingerprint=fp, duration_s=plan.duration_s
-    )
+    record = final_record(store, plan, fp)
     return Output(record, data_version=DataVersion(fp), metadata=metadata)
+
+
+def download_link(store: ArtifactStore, render: str) -> dict:
+    """A presigned link to the published MP4 where the store gives one (S3)."""
+    url_of = getattr(store, "download_url", None)
+    url = url_of(render, f"{render}.mp4") if url_of else None
+    return {"download": MetadataValue.url(url)} if url else {}
+
+
+def final_record(store: ArtifactStore, plan: RenderPlan, fp: str) -> FinalVideo:
+    """The record of a render's final video; `published` is the friendly copy's path where
+    the store is local, else its place in the store."""
+    from longvid_assets.resources.store import LocalArtifactStore
+
+    name = f"{plan.render}.mp4"
+    published = f"renders/{plan.render}/{name}"
+    if isinstance(store, LocalArtifactStore):
+        published = str(store.published_path(plan.render, name))
+    return FinalVideo(
+        video=ArtifactRef(folder="final", fingerprint=fp, name=FINAL_FILE),
+        subtitles=ArtifactRef(folder="final", fingerprint=fp, name="subtitles.srt"),
+        render=plan.render,
+        published=published,
+        fingerprint=fp,
+        duration_s=plan.duration_s,
+    )
 
 
 def backend_table(plan: RenderPlan, images, video, audio: AudioRecord) -> str:

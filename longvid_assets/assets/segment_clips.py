@@ -1,23 +1,33 @@
-"""segment_clips [render×segment]: a video from the first to the last keyframe."""
+"""segment_clips [render×segment]: a video from the first to the last keyframe.
 
-from pathlib import Path
+The `compute` resource runs the video generator: in this process (`local`), or on a Ray GPU
+worker that keeps the model loaded across segments and renders (`ray`).
+"""
 
 from dagster import AssetExecutionContext, AssetIn, AssetObservation, DataVersion, Output, asset
 
-from longvid_assets.assets.common import Timer, stage_metadata, user_errors
-from longvid_assets.assets.keyframe_images import segment_index
-from longvid_assets.errors import BackendError, StaleInputError
+from longvid_assets.artifacts import CLIP_FILE, clip_ref
+from longvid_assets.assets.common import (
+    Timer,
+    absent_output,
+    artifact_location,
+    in_plan,
+    stage_metadata,
+    task_metadata,
+    user_errors,
+)
+from longvid_assets.compute.base import GpuCompute
+from longvid_assets.compute.work import check_clip, clip_task
+from longvid_assets.errors import StaleInputError
 from longvid_assets.fingerprint import CODE_VERSIONS, clip_fp, keyframe_fp
-from longvid_assets.media.probe import probe, read_frame
-from longvid_assets.media.thumbnails import thumbnail_md
 from longvid_assets.partitions import by_render, render_segment_partitions, split_key
 from longvid_assets.plan import RenderPlan
 from longvid_assets.records import ClipRecord, KeyframePair
 from longvid_assets.resources.images import ImageGenerator
 from longvid_assets.resources.store import ArtifactStore
-from longvid_assets.resources.video import ClipRequest, VideoGenerator
+from longvid_assets.resources.video import VideoGenerator
 
-CLIP_FILE = "clip.mp4"
+__all__ = ["CLIP_FILE", "check_clip", "segment_clips"]
 
 
 def check_keyframes_current(
@@ -34,20 +44,9 @@ def check_keyframes_current(
         )
 
 
-def check_clip(path: Path, expected_frames: int, backend: str) -> int:
-    """The clip decodes and has exactly the planned number of frames."""
-    frames = probe(path).frames
-    if frames != expected_frames:
-        raise BackendError(
-            f"{backend} wrote {frames} frames to {path.name}, expected {expected_frames} — "
-            "check the backend's frame settings"
-        )
-    return frames
-
-
 def preview_logger(context: AssetExecutionContext):
     """What backends call with a thumbnail of each decoded window/section: an observation of
-    this partition, so the UI shows a long clip's progress while it is made."""
+    this partition, so the UI shows a long clip's progress while it is made (in-process)."""
 
     def log_preview(thumbnail, label: str) -> None:
         context.log_event(
@@ -72,60 +71,50 @@ def preview_logger(context: AssetExecutionContext):
 def segment_clips(
     context: AssetExecutionContext,
     segment_plan: RenderPlan,
-    keyframe_images: KeyframePair,
+    keyframe_images: KeyframePair | None,
     image_generator: ImageGenerator,
     video_generator: VideoGenerator,
+    compute: GpuCompute,
     store: ArtifactStore,
-) -> Output[ClipRecord]:
+) -> Output[ClipRecord | None]:
     """Exactly round(duration × fps) frames from the first to the last keyframe, as H.264."""
-    timer = Timer()
+    timer, plan = Timer(), segment_plan
     render, index = split_key(context)
-    plan = segment_plan
+    if not in_plan(plan, index) or keyframe_images is None:
+        return absent_output(plan, index)
     with user_errors():
-        index = segment_index(plan, render, index)
         check_keyframes_current(
             plan, index, keyframe_images, image_generator, context.partition_key
         )
         fp = clip_fp(plan, index, video_generator.identity(), image_generator.identity())
-        frames = plan.frame_count(index)
         cached = store.has("clips", fp, CLIP_FILE)
-        extras = {}
+        results = []
         if not cached:
-            width, height = plan.resolution
-            request = ClipRequest(
-                first_image=Path(keyframe_images.first),
-                last_image=Path(keyframe_images.last),
-                prompt=f"{plan.segments[index].prompt}. Style: {plan.style}",
-                num_frames=frames,
-                fps=plan.fps,
-                width=width,
-                height=height,
-                seed=plan.segments[index].seed,
-                log=context.log.info,
-                preview=preview_logger(context),
+            task = clip_task(
+                plan, index, fp, keyframe_images.first_fp, keyframe_images.last_fp,
+                video_generator,
             )
-            with store.writing("clips", fp, CLIP_FILE) as tmp:
-                extras = video_generator.generate(request, tmp).metadata
-                check_clip(tmp, frames, video_generator.backend_name)
-    path = store.artifact_path("clips", fp, CLIP_FILE)
+            results.append(
+                compute.run(task, store, log=context.log.info, preview=preview_logger(context))
+            )
+    frames = plan.frame_count(index)
     record = ClipRecord(
-        path=str(path),
-        fingerprint=fp,
-        frames=frames,
-        fps=plan.fps,
+        clip=clip_ref(fp), fingerprint=fp, frames=frames, fps=plan.fps,
         backend=video_generator.made_by(),
     )
+    extras = task_metadata(results)
+    thumbnail = extras.pop("backend_thumbnail", None)
     metadata = stage_metadata(
         video_generator,
         fp,
         cached,
         timer,
-        artifact=str(path),
+        artifact=artifact_location(store, record.clip),
         frames=frames,
         fps=plan.fps,
         duration_s=round(frames / plan.fps, 4),
         seed=plan.segments[index].seed,
-        thumbnail=thumbnail_md([read_frame(path, frames // 2)], caption="middle frame"),
-        **{f"backend_{k}": v for k, v in extras.items()},
+        **({"thumbnail": thumbnail} if thumbnail is not None else {}),
+        **extras,
     )
     return Output(record, data_version=DataVersion(fp), metadata=metadata)

@@ -34,7 +34,7 @@ def make_plan(
         spec,
         drafts,
         render=render,
-        source=str(source),
+        source=source.name,  # where it lives on this host is recorded by the store
         planner=made_by,
         defaults=defaults,
         music_mood=suggested_mood if music == "auto" else music,

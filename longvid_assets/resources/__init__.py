@@ -41,4 +41,8 @@ BACKENDS: dict[str, dict[str, str]] = {
         "musicgen": "longvid_assets.resources.musicgen:MusicGenMusic",
     },
     "mixer": {"ffmpeg": "longvid_assets.resources.mixer:AudioMixer"},
+    "compute": {
+        "local": "longvid_assets.compute.local:LocalCompute",
+        "ray": "longvid_assets.compute.ray_compute:RayCompute",
+    },
 }

@@ -57,6 +57,7 @@ class CommandVideoGenerator(VideoGenerator):
     """Run a command template per segment; its video becomes the clip."""
 
     backend_name: ClassVar[str] = "command"
+    runs_on_gpu: ClassVar[bool] = True  # `compute: ray` runs it on a worker with `gpus` GPUs
     # Where and how long it runs does not change the video; the command text does.
     not_in_fingerprint: ClassVar[frozenset[str]] = frozenset({"timeout_s", "cwd", "env", "gpus"})
 

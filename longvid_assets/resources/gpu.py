@@ -8,16 +8,14 @@ YAML as a mapping under the backend's section:
       gpu: {device: auto, dtype: bfloat16, offload: model}
 
 Devices. `cuda:N` is the N-th device *visible to the process*, so it honours
-`CUDA_VISIBLE_DEVICES` exactly as torch does. `auto` claims a free visible GPU for the
-process: a lock file per physical GPU (`$TMPDIR/longvid-gpu-locks-<uid>/`), so N runs in the
-Dagster pool `gpu` (limit N) land on N different GPUs. Every `auto` resource of a run
-(keyframes, clips, captions) shares its process's GPU, and a process prefers the GPU it had
-before, where its cached models live. Without CUDA, `auto` is `cpu`.
+`CUDA_VISIBLE_DEVICES` exactly as torch does. `auto` is the process's CUDA device (under
+`compute: ray` each GPU worker sees only the GPU Ray gave it), else `cpu`. Which GPU a task
+runs on is Ray's choice (`compute.py`), never a lock file.
 
-Lifecycle. Dagster calls `setup_for_execution` once per run (it claims the device and resets
-the peak-memory counter) and `teardown_after_execution` at its end (releases the claim and
-the allocator's cache; with `keep_loaded: false` the model resources also drop their models).
-Models themselves load lazily on first use (`model_cache.load_once`), so a run whose
+Lifecycle. The device is resolved on first use, where a model loads — never in Dagster's
+`setup_for_execution`, so a step that runs no model never initialises CUDA. At teardown
+the allocator's cache is released (with `keep_loaded: false` the model resources also drop
+their models). Models load lazily on first use (`model_cache.load_once`), so a run whose
 partitions are all cached never loads one.
 
 Fingerprints. `identity()` holds what changes pixels: dtype and VAE tiling (tiles are
@@ -26,15 +24,10 @@ same computation runs, so they are left out: moving a render to another GPU or a
 offload budget reuses its artifacts.
 """
 
-import fcntl
 import gc
 import logging
 import os
 import re
-import tempfile
-import threading
-import time
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from dagster import ConfigurableResource
@@ -59,7 +52,7 @@ DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda|cuda:\d+)$")
 
 
 class GpuResource(ConfigurableResource):
-    device: str = "auto"  # "auto" (a free visible GPU, else cpu), "cpu", "cuda", "cuda:N"
+    device: str = "auto"  # "auto" (the process's GPU, else cpu), "cpu", "cuda", "cuda:N"
     dtype: Literal["auto", "float32", "float16", "bfloat16"] = "auto"
     offload: Literal["none", "model", "group_block", "group_leaf", "sequential"] = "none"
     blocks_per_group: int = Field(1, ge=1, description="group_block: blocks onloaded at once")
@@ -70,10 +63,8 @@ class GpuResource(ConfigurableResource):
     vae_tiling: bool = False
     attention_backend: str | None = None  # e.g. "flash", "_native_cudnn"; None = torch SDPA
     keep_loaded: bool = Field(True, description="keep models loaded between runs in a process")
-    claim_timeout_s: float = Field(600.0, gt=0, description="auto: wait this long for a GPU")
 
-    _claimed: Any = PrivateAttr(default=None)  # torch.device claimed for this run
-    _holds_claim: bool = PrivateAttr(default=False)
+    _claimed: Any = PrivateAttr(default=None)  # torch.device, resolved on first use
 
     @field_validator("device")
     @classmethod
@@ -96,27 +87,14 @@ class GpuResource(ConfigurableResource):
         return value
 
     # Dagster lifecycle ------------------------------------------------------------------
-    def setup_for_execution(self, context) -> None:
-        self._claimed = self._resolve(claim=True)
-        if self._claimed.type == "cuda":
-            import torch
-
-            torch.cuda.set_device(self._claimed)
-            torch.cuda.reset_peak_memory_stats(self._claimed)
-            name = torch.cuda.get_device_name(self._claimed)
-            context.log.info(f"gpu: running on {self._claimed} ({name})")
-
     def teardown_after_execution(self, context) -> None:
-        if self._holds_claim:
-            PROCESS_CLAIM.release()
-            self._holds_claim = False
         self.free_memory()
 
     # Device and dtype -------------------------------------------------------------------
     def torch_device(self):
-        """The device for this run: the claimed one inside Dagster, else resolved now."""
+        """The device models run on, resolved on first use (this initialises CUDA)."""
         if self._claimed is None:
-            self._claimed = self._resolve(claim=False)
+            self._claimed = self._resolve()
         return self._claimed
 
     def torch_dtype(self):
@@ -142,7 +120,7 @@ class GpuResource(ConfigurableResource):
             "attention_backend": self.attention_backend,
         }
 
-    def _resolve(self, claim: bool):
+    def _resolve(self):
         import torch
 
         if self.device == "cpu":
@@ -164,11 +142,7 @@ class GpuResource(ConfigurableResource):
                     f"(CUDA_VISIBLE_DEVICES={visible}) — use cuda:0..cuda:{count - 1} or auto"
                 )
             return torch.device("cuda", index)
-        if not claim:
-            return torch.device("cuda", PROCESS_CLAIM.index or 0)
-        index = PROCESS_CLAIM.acquire(count, self.claim_timeout_s)
-        self._holds_claim = True
-        return torch.device("cuda", index)
+        return torch.device("cuda", torch.cuda.current_device())
 
     # Placement --------------------------------------------------------------------------
     def place(self, pipe, logger=log) -> None:
@@ -239,6 +213,7 @@ class GpuModelResource(BackendResource):
     Subclass it first, beside the interface: `class X(GpuModelResource, VideoGenerator)`."""
 
     model_kind: ClassVar[str] = ""
+    runs_on_gpu: ClassVar[bool] = True  # `compute: ray` runs its work on a GPU worker
     gpu: GpuResource = GpuResource()
 
     def __init__(self, **data: Any):
@@ -294,75 +269,3 @@ def apply_offload(
     else:
         choices = ", ".join(OFFLOAD_POLICIES)
         raise ValueError(f"gpu.offload {policy!r} is unknown: use one of {choices}")
-
-
-class ProcessClaim:
-    """The GPU this process holds for `device: auto`, shared by every GpuResource of its runs
-    and released (the lock file closed) when the last of them tears down."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.index: int | None = None
-        self.previous: int | None = None
-        self.users = 0
-        self._handle = None
-
-    def acquire(self, count: int, timeout_s: float) -> int:
-        with self._lock:
-            if self._handle is None:
-                self.index, self._handle = claim_free_gpu(count, timeout_s, self.previous)
-                self.previous = self.index
-            self.users += 1
-            return self.index
-
-    def release(self) -> None:
-        with self._lock:
-            self.users = max(0, self.users - 1)
-            if self.users == 0 and self._handle is not None:
-                self._handle.close()  # releases the flock
-                self._handle, self.index = None, None
-
-
-PROCESS_CLAIM = ProcessClaim()
-
-
-def claim_free_gpu(count: int, timeout_s: float, prefer: int | None = None) -> tuple[int, Any]:
-    """Lock a free visible GPU (`prefer` first) by its physical id, so processes with
-    different CUDA_VISIBLE_DEVICES agree; return (visible index, open lock file)."""
-    physical = physical_gpu_ids(count)
-    order = list(range(count))
-    if prefer is not None and prefer in order:
-        order.remove(prefer)
-        order.insert(0, prefer)
-    folder = Path(tempfile.gettempdir()) / f"longvid-gpu-locks-{os.getuid()}"
-    folder.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout_s
-    while True:
-        for index in order:
-            gpu_id = physical[index]
-            handle = open(folder / f"gpu-{gpu_id}.lock", "w")  # noqa: SIM115 (held for the run)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.close()
-                continue
-            handle.write(f"{os.getpid()}\n")
-            handle.flush()
-            return index, handle
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise BackendError(
-                f"all {count} visible GPU(s) stayed claimed by other longvid runs for "
-                f"{timeout_s:.0f} s — set the Dagster pool limit to the GPU count "
-                f"(`dagster instance concurrency set gpu {count}`) or pin gpu.device: cuda:N"
-            )
-        time.sleep(min(2.0, remaining))
-
-
-def physical_gpu_ids(count: int) -> list[str]:
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible:
-        ids = [part.strip() for part in visible.split(",") if part.strip()]
-        if len(ids) >= count:
-            return ids[:count]
-    return [str(index) for index in range(count)]
