@@ -7,10 +7,10 @@
    in the tick: planning (maybe a slow LLM call) happens in the run.
 2. `stale_segments_sensor` follows every new `segment_plan` materialization (except those of
    `longvid render`, which drives its own segments): once the render has no run in flight,
-   it requests a `segment_job` run for each segment partition whose fingerprint is not yet
-   recorded and stored (`staleness.py`), only its stale stages (and, meanwhile, audio_tracks
-   if stale: it reads only the plan); when those runs are done and every segment is fresh,
-   one `render_job` run for the stale render-level stages.
+   it requests what `orchestrator.next_runs` says the render needs — the stale segments
+   (only their stale stages; audio_tracks beside them when stale), and when those runs are
+   done and every segment is fresh, the render-level stages. `longvid render` executes the
+   same decisions itself.
 
 Both cursors are JSON kept by Dagster, so they survive daemon restarts; run keys include a
 sequence number (folder) or the plan's storage id (segments), so "the same state again"
@@ -48,17 +48,13 @@ from longvid_assets.jobs import (
     render_job,
     segment_job,
 )
-from longvid_assets.partitions import renders_partitions, segment_partition_key
+from longvid_assets.orchestrator import next_runs
+from longvid_assets.partitions import renders_partitions
 from longvid_assets.plan import drafts_from_spec
 from longvid_assets.prompts import load_prompt_file, render_name
 from longvid_assets.resources.store import ArtifactStore
 from longvid_assets.sources import prompt_files
-from longvid_assets.staleness import (
-    assess_render,
-    audio_runs_beside_segments,
-    read_plan,
-    render_stages_to_run,
-)
+from longvid_assets.staleness import assess_render, read_plan
 
 PLAN_BATCH = 200
 UNFINISHED = [
@@ -262,8 +258,9 @@ def follow_plans(instance: DagsterInstance, resources: dict, cursor: dict) -> Pl
             PLAN_TAG: str(entry["plan"]),
             TRIGGER_TAG: "stale_segments_sensor",
         }
-        if staleness.stale_segments:
-            keys = ", ".join(sorted(staleness.stale_segments))
+        todo = next_runs(staleness, segments_ran=entry["requested"])
+        if todo.segments:
+            keys = ", ".join(spec.segment for spec in todo.segments)
             if entry["requested"]:
                 out.messages.append(
                     f"render '{render}': segments {keys} are still stale after their runs — "
@@ -271,43 +268,9 @@ def follow_plans(instance: DagsterInstance, resources: dict, cursor: dict) -> Pl
                     "or run `longvid rerender`"
                 )
                 continue
-            for key, stages in sorted(staleness.stale_segments.items()):
-                last = staleness.expected.segments[key][stages[-1]]
-                out.run_requests.append(
-                    RunRequest(
-                        job_name=segment_job.name,
-                        partition_key=segment_partition_key(render, key),
-                        asset_selection=[AssetKey(stage) for stage in stages],
-                        run_key=f"{render}|{key}:{last[:12]}:{entry['plan']}",
-                        tags=tags,
-                    )
-                )
-            if audio_runs_beside_segments(staleness):  # it reads only the plan: meanwhile
-                audio = staleness.expected.render["audio_tracks"]
-                out.run_requests.append(
-                    RunRequest(
-                        job_name=render_job.name,
-                        partition_key=render,
-                        asset_selection=[AssetKey("audio_tracks")],
-                        run_key=f"{render}:{audio[:12]}:{entry['plan']}",
-                        tags=tags,
-                    )
-                )
             out.messages.append(f"render '{render}': requested stale segments {keys}")
             pending[render] = {**entry, "requested": True}
-            continue
-        stages = render_stages_to_run(staleness, segments_ran=entry["requested"])
-        if stages:
-            final = staleness.expected.render["final_video"]
-            out.run_requests.append(
-                RunRequest(
-                    job_name=render_job.name,
-                    partition_key=render,
-                    asset_selection=[AssetKey(stage) for stage in stages],
-                    run_key=f"{render}:{final[:12]}:{entry['plan']}",
-                    tags=tags,
-                )
-            )
+        out.run_requests += [spec.run_request(tags, entry["plan"]) for spec in todo.all]
     out.cursor = {"after": after, "pending": pending}
     return out
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dagster import AssetKey, AssetRecordsFilter, DagsterEventType, DagsterInstance, EnvVar
+from dagster import DagsterInstance, EnvVar
 
 from longvid_assets.artifacts import STAGE_FILES
 from longvid_assets.errors import LongvidError
@@ -31,10 +31,10 @@ from longvid_assets.plan import RenderPlan
 from longvid_assets.prompts import load_prompt_file, render_name
 from longvid_assets.resources.store import ArtifactStore
 from longvid_assets.sources import find_prompt_file
+from longvid_assets.versions import recorded_versions
 
 SEGMENT_STAGES = ["keyframe_images", "segment_clips", "clip_captions"]
 RENDER_STAGES = ["audio_tracks", "final_video"]
-DATA_VERSION_TAG = "dagster/data_version"
 
 def resolved_identity(resource) -> dict:
     """`resource.identity()` with `EnvVar` fields resolved, as a run sees them.
@@ -98,27 +98,6 @@ def expected_versions(plan: RenderPlan, ids: Identities) -> Expected:
     audio = audio_fp(plan, ids.speech, ids.music, ids.mixer)
     render = {"audio_tracks": audio, "final_video": final_fp(plan, clips, audio)}
     return Expected(segments=segments, render=render, keyframes=keyframes)
-
-
-def recorded_versions(
-    instance: DagsterInstance, asset: str, partition_keys: list[str]
-) -> dict[str, str | None]:
-    """The DataVersion of the latest materialization of each partition (None: never made)."""
-    key = AssetKey(asset)
-    latest = instance.get_latest_storage_id_by_partition(
-        key, DagsterEventType.ASSET_MATERIALIZATION, set(partition_keys)
-    )
-    versions: dict[str, str | None] = {p: None for p in partition_keys}
-    if not latest:
-        return versions
-    records = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=key, storage_ids=list(latest.values())), limit=len(latest)
-    ).records
-    for record in records:
-        mat = record.asset_materialization
-        if mat is not None and mat.partition in versions:
-            versions[mat.partition] = mat.tags.get(DATA_VERSION_TAG) if mat.tags else None
-    return versions
 
 
 def in_store(store: ArtifactStore, stage: str, fp: str, keyframes: tuple[str, ...] = ()) -> bool:

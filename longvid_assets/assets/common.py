@@ -3,9 +3,17 @@
 import time
 from contextlib import contextmanager
 
-from dagster import Failure, MetadataValue
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    DataVersion,
+    Failure,
+    MetadataValue,
+    Output,
+)
 
 from longvid_assets.errors import LongvidError
+from longvid_assets.partitions import NOT_IN_PLAN
 from longvid_assets.resources.model_cache import LOADS
 
 
@@ -60,17 +68,14 @@ def in_plan(plan, index: int) -> bool:
     return index < len(plan.segments)
 
 
-NOT_IN_PLAN = "not-in-plan"
-
-
 def absent_output(plan, index: int, checks: list[str] = ()):
     """What a per-segment asset yields for a partition its render's plan does not have: a
     materialization saying so (a backfill or "materialize all" succeeds on it, and the UI
     shows no missing work), no artifact, and checks that state there is nothing to check."""
-    from dagster import AssetCheckResult, AssetCheckSeverity, DataVersion, Output
-
     note = f"render '{plan.render}' has {len(plan.segments)} segments; {index:03d} is not one"
-    output = Output(None, data_version=DataVersion(NOT_IN_PLAN), metadata={"in_plan": False, "note": note})
+    output = Output(
+        None, data_version=DataVersion(NOT_IN_PLAN), metadata={"in_plan": False, "note": note}
+    )
     if not checks:
         return output
     results = [

@@ -13,6 +13,7 @@ These classes are plain Python; `ray_compute.py` wraps them with `ray.remote`.
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -148,10 +149,8 @@ class Scheduler:
         self.failures.append(f"{slot.name}: {reason}")
         async with self._changed:
             self.slots.pop(slot.name, None)
-        try:
+        with contextlib.suppress(Exception):  # already gone
             ray.kill(slot.handle, no_restart=True)
-        except Exception:  # already gone
-            pass
         self._start_worker()  # placed by Ray when a GPU is free again
 
     # Tasks --------------------------------------------------------------------------------

@@ -81,8 +81,9 @@ class RayCompute(GpuCompute):
             num_cpus=0,
             max_concurrency=1000,
         )
-        return actor.remote(workers, self.gpus_per_worker, self.cpus_per_worker,
-                            self.max_attempts, name)
+        return actor.remote(
+            workers, self.gpus_per_worker, self.cpus_per_worker, self.max_attempts, name
+        )
 
     def _cluster_workers(self, ray) -> int:
         gpus = ray.cluster_resources().get("GPU", 0)
@@ -139,9 +140,7 @@ def _import_ray():
     try:
         import ray
     except ImportError:
-        raise ConfigError(
-            "compute.backend 'ray' needs Ray — pip install 'longvid[ray]'"
-        ) from None
+        raise ConfigError("compute.backend 'ray' needs Ray — pip install 'longvid[ray]'") from None
     return ray
 
 
@@ -154,7 +153,7 @@ def _local_cluster_address() -> str:
         return "auto"
     if shutil.which("ray") is None:
         raise ConfigError("compute: no Ray cluster runs here and the `ray` command is missing")
-    log.warning("compute: no Ray cluster running on this machine: starting one (`ray stop` ends it)")
+    log.warning("compute: no Ray cluster runs on this machine: starting one (`ray stop` ends it)")
     command = ["ray", "start", "--head", "--disable-usage-stats", "--include-dashboard=false"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180)
     if done.returncode != 0:
