@@ -1,11 +1,10 @@
 """final_video [render]: clips in plan order + mixed audio + subtitles + chapters → MP4."""
 
-
 from dagster import AssetDep, AssetExecutionContext, DataVersion, MetadataValue, Output, asset
 
+from longvid_assets.artifacts import CLIP_FILE, FINAL_FILE, ArtifactRef
 from longvid_assets.assets.caption_sidecar import publish_captions
 from longvid_assets.assets.common import Timer, stage_metadata, user_errors
-from longvid_assets.artifacts import CLIP_FILE, FINAL_FILE, ArtifactRef
 from longvid_assets.errors import StaleInputError
 from longvid_assets.fingerprint import CODE_VERSIONS, clip_fp, final_fp
 from longvid_assets.media.assemble import assemble_video

@@ -91,7 +91,11 @@ def segment_clips(
         results = []
         if not cached:
             task = clip_task(
-                plan, index, fp, keyframe_images.first_fp, keyframe_images.last_fp,
+                plan,
+                index,
+                fp,
+                keyframe_images.first_fp,
+                keyframe_images.last_fp,
                 video_generator,
             )
             results.append(
@@ -99,7 +103,10 @@ def segment_clips(
             )
     frames = plan.frame_count(index)
     record = ClipRecord(
-        clip=clip_ref(fp), fingerprint=fp, frames=frames, fps=plan.fps,
+        clip=clip_ref(fp),
+        fingerprint=fp,
+        frames=frames,
+        fps=plan.fps,
         backend=video_generator.made_by(),
     )
     extras = task_metadata(results)
