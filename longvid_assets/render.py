@@ -168,6 +168,7 @@ def render_prompt_file(
         fresh = f"{len(staleness.fresh_segments)}/{len(plan.segments)}"
         progress(f"[2/3] {fresh} segments fresh, skipped")
     if todo.segments:
+        resources["compute"].prepare()
         run_segments(todo, execute, progress, parallel)
     # 4. Render-level stages: the stale ones, and final_video after any segment run.
     staleness = assess_render(plan, resources, instance)

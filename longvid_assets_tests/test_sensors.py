@@ -219,6 +219,8 @@ def test_sensor_side_identities_match_run_side(config_name, monkeypatch):
     from longvid_assets.staleness import Identities
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
     config = load_config(config_name)
     keys = [
         "planner",

@@ -15,6 +15,35 @@ def needs_gpu(backend: BackendResource) -> bool:
     return bool(getattr(backend, "runs_on_gpu", False))
 
 
+@dataclass(frozen=True)
+class BackendSpec:
+    """A backend as plain data (its class and field values), to rebuild in another process:
+    Dagster's live resource objects hold their run's context and do not pickle."""
+
+    module: str
+    name: str
+    params: dict
+
+    @classmethod
+    def of(cls, resource) -> "BackendSpec":
+        return cls(type(resource).__module__, type(resource).__name__, _fields(resource))
+
+    def build(self):
+        import importlib
+
+        return getattr(importlib.import_module(self.module), self.name)(**self.params)
+
+
+def _fields(resource) -> dict:
+    from dagster import ConfigurableResource
+
+    values = {}
+    for name in type(resource).model_fields:
+        value = getattr(resource, name)
+        values[name] = _fields(value) if isinstance(value, ConfigurableResource) else value
+    return values
+
+
 @dataclass
 class GpuTask:
     """One unit of GPU work: make the artifact `key` with `backend` from `params`.
@@ -29,11 +58,23 @@ class GpuTask:
     params: dict
     store_spec: dict | None = None  # how a worker on another host opens the store
     gpus: float = 1.0
+    model_key: str = ""  # which loaded model it needs: workers holding it are preferred
 
-    @property
-    def model_key(self) -> str:
-        """Which loaded model the task needs: workers that hold it are preferred."""
-        return fingerprint(self.backend.identity())
+    def __post_init__(self):
+        if not self.model_key:
+            self.model_key = fingerprint(self.backend.identity())
+
+    def portable(self, store_spec: dict) -> "GpuTask":
+        """This task with its backend as a `BackendSpec` and the store as a spec."""
+        return GpuTask(
+            kind=self.kind,
+            key=self.key,
+            backend=BackendSpec.of(self.backend),
+            params=self.params,
+            store_spec=store_spec,
+            gpus=self.gpus,
+            model_key=self.model_key,
+        )
 
     @property
     def label(self) -> str:
@@ -70,3 +111,6 @@ class GpuCompute(BackendResource):
     def worker_count(self) -> int:
         """How many tasks can run at once: how many segments a render makes in parallel."""
         return 1
+
+    def prepare(self) -> None:
+        """Get ready before runs start in several threads (e.g. connect to a cluster)."""

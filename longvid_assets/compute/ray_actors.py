@@ -49,6 +49,7 @@ class GpuWorker:
         lines: list[str] = []
         loads_before = sum(LOADS.values())
         store = store_from_spec(task.store_spec)
+        task.backend = task.backend.build()
         metadata = run_task(task, store, lines.append)
         self.tasks += 1
         info = self.ready()

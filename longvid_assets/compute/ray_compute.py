@@ -18,11 +18,12 @@ import logging
 import os
 import shutil
 import subprocess
+import threading
 import time
 from functools import cache
 from importlib.metadata import version
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field
 
 from longvid_assets.compute.base import GpuCompute, GpuTask, TaskResult, needs_gpu
 from longvid_assets.compute.local import LocalCompute
@@ -30,6 +31,7 @@ from longvid_assets.errors import BackendError, ConfigError
 
 log = logging.getLogger(__name__)
 NAMESPACE = "longvid"
+_CONNECT_LOCK = threading.Lock()
 
 
 class RayCompute(GpuCompute):
@@ -43,8 +45,6 @@ class RayCompute(GpuCompute):
     max_attempts: int = Field(3, ge=1, description="tries of a task whose worker died")
     connect_timeout_s: float = Field(120.0, gt=0)
 
-    _local: LocalCompute = PrivateAttr(default_factory=LocalCompute)
-
     def worker_count(self) -> int:
         """Segments a render makes at once: `workers`, else one per GPU of the cluster."""
         if self.workers:
@@ -57,16 +57,16 @@ class RayCompute(GpuCompute):
     def connect(self):
         """Connect this process to the cluster (once) and return the scheduler actor."""
         ray = _import_ray()
-        if not ray.is_initialized():
-            address = self.address or _local_cluster_address()
-            ray.init(
-                address=address,
-                namespace=NAMESPACE,
-                log_to_driver=False,
-                logging_level=logging.WARNING,
-                ignore_reinit_error=True,
-            )
-        return self._scheduler(ray)
+        with _CONNECT_LOCK:  # segment runs of `longvid render` share the process
+            if not ray.is_initialized():
+                address = self.address or _local_cluster_address()
+                ray.init(
+                    address=address,
+                    namespace=NAMESPACE,
+                    log_to_driver=False,
+                    logging_level=logging.WARNING,
+                )
+            return self._scheduler(ray)
 
     def _scheduler(self, ray):
         from longvid_assets.compute.ray_actors import Scheduler
@@ -103,15 +103,22 @@ class RayCompute(GpuCompute):
         shape = f"{version('longvid')}|{self.workers}|{self.gpus_per_worker}|{self.cpus_per_worker}"
         return f"longvid-{hashlib.sha256(shape.encode()).hexdigest()[:10]}"
 
+    def prepare(self) -> None:
+        self.connect()
+
     # Work -----------------------------------------------------------------------------
     def run(self, task: GpuTask, store, log=None, preview=None) -> TaskResult:
         if not needs_gpu(task.backend):
-            return self._local.run(task, store, log, preview)
+            return LocalCompute().run(task, store, log, preview)
+        if task.gpus > self.gpus_per_worker:
+            raise ConfigError(
+                f"{task.backend.backend_name} needs {task.gpus:g} GPUs per segment but "
+                f"compute.gpus_per_worker is {self.gpus_per_worker:g} — set it to {task.gpus:g}"
+            )
         ray = _import_ray()
-        task.store_spec = store.spec()
         scheduler = self.connect()
         try:
-            result = ray.get(scheduler.run.remote(task))
+            result = ray.get(scheduler.run.remote(task.portable(store.spec())))
         except ray.exceptions.RayTaskError as exc:
             raise _cause(exc) from None
         for line in result.logs:
