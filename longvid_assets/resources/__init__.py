@@ -5,7 +5,10 @@ never import a heavy library (diffusers, transformers) that the config does not 
 """
 
 BACKENDS: dict[str, dict[str, str]] = {
-    "store": {"local": "longvid_assets.resources.store:LocalArtifactStore"},
+    "store": {
+        "local": "longvid_assets.resources.store:LocalArtifactStore",
+        "s3": "longvid_assets.resources.s3_store:S3ArtifactStore",
+    },
     "planner": {
         "offline": "longvid_assets.resources.planner:OfflinePlanner",
         "openai": "longvid_assets.resources.openai_planner:OpenAIPlanner",
