@@ -163,16 +163,18 @@ class S3ArtifactStore(ArtifactStore):
     def publish(self, source: Path, render: str, name: str) -> Path:
         """Upload to `renders/<render>/<name>` and keep a local copy that callers can probe."""
         local = self.published_path(render, name, fetch=False)
-        self._upload(Path(source), self._key("renders", render, name), file_digest(source))
+        key = self._key("renders", render, name)
+        self._upload(Path(source), key, file_digest(source), immutable=False)
         with atomic_path(local) as tmp:
             shutil.copyfile(source, tmp)
         return local
 
     def published_path(self, render: str, name: str, fetch: bool = True) -> Path:
-        """The local copy of a published output, downloaded (verified) if this host has none."""
+        """The local copy of a published output, (re)downloaded and verified where this host
+        has none or an older one (a render is published again when it changes)."""
         local = self._cache_path("renders", render, name)
         key = self._key("renders", render, name)
-        recorded = self._recorded(key) if fetch and not local.is_file() else None
+        recorded = self._recorded(key, immutable=False) if fetch else None
         if recorded is not None:
             self._fetch_verified(key, local, recorded)
         return local
@@ -259,6 +261,7 @@ class S3ArtifactStore(ArtifactStore):
             "retries": {"max_attempts": self.max_attempts, "mode": "standard"},
             "connect_timeout": self.connect_timeout_s,
             "read_timeout": self.read_timeout_s,
+            "signature_version": "s3v4",  # presigned links too (boto3 would sign those V2)
         }
         if self.endpoint_url:  # MinIO & co. serve buckets by path, not by host name
             options["s3"] = {"addressing_style": "path"}
@@ -292,10 +295,11 @@ class S3ArtifactStore(ArtifactStore):
             multipart_chunksize=self.multipart_chunk_mb * _MB,
         )
 
-    def _recorded(self, key: str) -> Digest | None:
-        """The object's recorded digest, or None where it is missing or has no metadata."""
+    def _recorded(self, key: str, immutable: bool = True) -> Digest | None:
+        """The object's recorded digest, or None where it is missing or has no metadata.
+        Remembered for `immutable` (content-addressed) objects only."""
         cache_key = (self.endpoint_url, self.bucket, key)
-        if cache_key in _KNOWN:
+        if immutable and cache_key in _KNOWN:
             return _KNOWN[cache_key]
         try:
             head = self._head(key)
@@ -308,7 +312,7 @@ class S3ArtifactStore(ArtifactStore):
             problem = f"size {head['ContentLength']} != {recorded.size}"
             log.warning(f"stored {self._url(key)} is corrupt ({problem}) — regenerating")
             recorded = None
-        else:
+        elif immutable:
             _KNOWN[cache_key] = recorded
         return recorded
 
@@ -316,31 +320,40 @@ class S3ArtifactStore(ArtifactStore):
         with self._errors(key, "checking"):
             return self._s3().head_object(Bucket=self.bucket, Key=key)
 
-    def _upload(self, path: Path, key: str, digest: Digest) -> None:
+    def _upload(self, path: Path, key: str, digest: Digest, immutable: bool = True) -> None:
         """Upload with the digest as metadata, then confirm what the server holds."""
         extra = {"Metadata": {"sha256": digest.sha256, "size": str(digest.size)}}
         with self._errors(key, "uploading"):
             self._s3().upload_file(
                 str(path), self.bucket, key, ExtraArgs=extra, Config=self._transfer_config()
             )
-        problem = self._landed_problem(key, digest)
-        if problem:
-            raise BackendError(
-                f"{self._url(key)}: the upload landed wrong ({problem}) — rerun; if it "
-                "repeats, something between this host and the server alters uploads"
-            )
-        _KNOWN[(self.endpoint_url, self.bucket, key)] = digest
+        landed = self._confirm(key, digest)
+        if immutable:
+            _KNOWN[(self.endpoint_url, self.bucket, key)] = landed
 
-    def _landed_problem(self, key: str, digest: Digest) -> str | None:
-        """What differs between the uploaded object and `digest` (None: it landed intact)."""
+    def _confirm(self, key: str, digest: Digest) -> Digest:
+        """The digest of the object now at `key`: ours, or — where another writer stored the
+        same artifact a moment later (generation is not always bit-exact) — theirs, if it is
+        complete. Anything else did not land intact."""
         try:
             head = self._head(key)
         except _Missing:
-            return "no object after the upload"
-        recorded = _digest_of(head)
-        if recorded is None:
-            return "no sha256/size metadata"
-        return describe_mismatch(Digest(head["ContentLength"], recorded.sha256), digest)
+            head = {"ContentLength": -1}
+        landed = _digest_of(head)
+        size = head["ContentLength"]
+        if landed == digest and size == digest.size:
+            return digest
+        if landed is not None and landed.size == size and landed.sha256 != digest.sha256:
+            log.warning(
+                f"{self._url(key)} was stored by another writer meanwhile (sha256 "
+                f"{landed.sha256[:12]}… != ours {digest.sha256[:12]}…) — keeping theirs"
+            )
+            return landed
+        found = "no object" if size < 0 else f"size {size}, metadata {landed}"
+        raise BackendError(
+            f"{self._url(key)}: the upload did not land intact ({found}; sent {digest}) — "
+            "rerun; if it repeats, something between this host and the server alters uploads"
+        )
 
     def _fetch_verified(self, key: str, local: Path, recorded: Digest) -> None:
         """Make `local` a copy of the object whose bytes match `recorded`: keep a matching
