@@ -180,7 +180,8 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 @dataclass
 class PostgresServer:
-    """A running server: connect with `url` (SQLAlchemy and psycopg2 both accept it)."""
+    """A running server: `url` for SQLAlchemy (and Dagster's `postgres_url`), `connect()`
+    for psycopg2."""
 
     host: str
     port: int
@@ -192,7 +193,9 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{self.db}"
+        # The driver is named: SQLAlchemy >= 2.1 maps plain postgresql:// to psycopg (3).
+        credentials = f"{self.user}:{self.password}"
+        return f"postgresql+psycopg2://{credentials}@{self.host}:{self.port}/{self.db}"
 
     def connect(self, db: str | None = None):
         import psycopg2

@@ -41,7 +41,7 @@ def test_postgres_server_serves_and_stops_by_pid():
                 assert [row[0] for row in cursor.fetchall()] == ["fox", "owl"]
         finally:
             conn.close()
-        assert pg.url == f"postgresql://postgres:longvid@127.0.0.1:{port}/longvid"
+        assert pg.url == f"postgresql+psycopg2://postgres:longvid@127.0.0.1:{port}/longvid"
     assert not pid_alive(pid)
     assert port_is_free(port)
 
