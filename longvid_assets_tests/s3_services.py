@@ -135,6 +135,7 @@ class FaultyProxy:
         self.chunked = 0  # request bodies that came with chunked transfer encoding
         self._random = random.Random(seed)
         self._lock = threading.Lock()
+        self._open: set[socket.socket] = set()  # client connections, closed on exit
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -165,10 +166,23 @@ class FaultyProxy:
         return self
 
     def __exit__(self, *exc_info) -> None:
+        """Stop accepting, then end kept-alive connections so no handler thread lingers."""
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            connections = list(self._open)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=10)
+
+    def track(self, connection: socket.socket, is_open: bool) -> None:
+        with self._lock:
+            if is_open:
+                self._open.add(connection)
+            else:
+                self._open.discard(connection)
 
 
 def _handler_for(proxy: FaultyProxy) -> type[BaseHTTPRequestHandler]:
@@ -189,8 +203,16 @@ class _ProxyHandler(BaseHTTPRequestHandler):
 
     do_PUT = do_POST = do_DELETE = do_HEAD = do_GET
 
-    def log_message(self, format, *args) -> None:  # noqa: A002 — quiet in test output
-        pass
+    def setup(self) -> None:
+        super().setup()
+        self.owner.track(self.connection, is_open=True)
+
+    def finish(self) -> None:
+        self.owner.track(self.connection, is_open=False)
+        super().finish()
+
+    def log_message(self, format, *args) -> None:
+        """Quiet: one line per request would drown the test output."""
 
     def _handle(self) -> None:
         body = self._read_body()

@@ -17,6 +17,7 @@ from dagster import EnvVar, asset, materialize
 
 from longvid_assets.errors import BackendError, ConfigError
 from longvid_assets.resources import s3_store
+from longvid_assets.resources import store as store_module
 from longvid_assets.resources.s3_store import S3ArtifactStore
 from longvid_assets.resources.store import store_from_spec
 from longvid_assets_tests.s3_services import (
@@ -207,7 +208,7 @@ def test_published_render_has_a_working_presigned_link(endpoint, bucket, tmp_pat
     assert elsewhere.published_path("meadow", "meadow.mp4").read_bytes() == b"second cut"
 
 
-def test_source_is_readable_from_another_host(endpoint, bucket, tmp_path):
+def test_source_is_readable_from_another_host(endpoint, bucket, tmp_path, monkeypatch):
     prompt = tmp_path / "prompts" / "meadow.yaml"
     prompt.parent.mkdir()
     prompt.write_text("title: Meadow\nsegments: []\n", encoding="utf-8")
@@ -215,6 +216,7 @@ def test_source_is_readable_from_another_host(endpoint, bucket, tmp_path):
 
     reader = another_host(endpoint, bucket, tmp_path / "b")
     assert reader.source_of("meadow") == prompt.resolve()  # the file exists on this host
+    monkeypatch.setattr(store_module, "this_host", lambda: "another-host")
     prompt.unlink()  # as on a host that never had it
     copy = reader.source_of("meadow")
     assert copy == tmp_path / "b" / "sources" / "meadow" / "meadow.yaml"

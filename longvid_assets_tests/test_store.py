@@ -127,7 +127,7 @@ def test_spec_round_trip_opens_the_same_store(store):
         store_from_spec({"backend": "ftp"})
 
 
-def test_sources_record_path_and_text(store, tmp_path):
+def test_sources_record_path_and_text(store, tmp_path, monkeypatch):
     prompt = tmp_path / "prompts" / "meadow.yaml"
     prompt.parent.mkdir()
     prompt.write_text("title: Meadow\n", encoding="utf-8")
@@ -135,8 +135,11 @@ def test_sources_record_path_and_text(store, tmp_path):
     assert store.source_of("meadow") == prompt.resolve()
     assert store.source_of("never-seen") is None
 
-    # The original is gone (another host, or deleted): the recorded text still plans it.
+    # Deleted on the host that recorded it: the path stays the answer (the prompt is gone).
     prompt.unlink()
+    assert store.source_of("meadow") == prompt.resolve()
+    # A host that never had the file (a root on shared storage) plans from the recorded text.
+    monkeypatch.setattr(store_module, "this_host", lambda: "another-host")
     copy = store.source_of("meadow")
     assert copy.name == "meadow.yaml" and copy.read_text(encoding="utf-8") == "title: Meadow\n"
 

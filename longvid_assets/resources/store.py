@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -302,17 +303,25 @@ def _written_digest(tmp: Path) -> Digest:
 # --- prompt sources ----------------------------------------------------------------------
 
 
+def this_host() -> str:
+    return socket.gethostname()
+
+
 def source_record(prompt_file: Path) -> dict:
-    """The prompt file's path and text: another host can plan from the text."""
+    """The prompt file's path and text, and the host it is on: another host plans from the
+    text."""
     path = Path(prompt_file).resolve()
-    return {"path": str(path), "name": path.name, "text": path.read_text(encoding="utf-8")}
+    text = path.read_text(encoding="utf-8")
+    return {"path": str(path), "name": path.name, "text": text, "host": this_host()}
 
 
 def restore_source(record: dict, folder: Path) -> Path:
-    """The original prompt file where it exists on this host (it may have been edited since),
-    else a copy of the recorded text under `folder`."""
+    """The original prompt file where this host has it, else a copy of the recorded text
+    under `folder`. On the host that recorded it the original stays the answer even when
+    deleted: there a missing prompt file means the user removed it (the schedule leaves such
+    renders alone, and a same-named file in the prompts folder takes over)."""
     original = Path(record["path"])
-    if original.is_file():
+    if original.is_file() or record.get("host") == this_host():
         return original
     copy = folder / Path(record["name"]).name
     if not copy.is_file() or copy.read_text(encoding="utf-8") != record["text"]:
