@@ -1,5 +1,7 @@
 """`longvid render PATH [--config NAME]`: render a prompt file through Dagster.
 `longvid rerender [--config NAME]`: re-render every registered render that is stale.
+`longvid dev [--config NAME] [--instance FILE] [-- ARGS]`: `dagster dev` with longvid's
+instance settings (see `longvid_assets/dev.py`).
 
 Every stage is materialized through Dagster's APIs into the instance at DAGSTER_HOME
 (default ./.dagster_home), so the runs show in `dagster dev`. Progress goes to stderr; the
@@ -9,7 +11,6 @@ final MP4's path is the last line of stdout. User errors exit 2 with one line, n
 import argparse
 import logging
 import os
-import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -17,14 +18,17 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-def ensure_dagster_home() -> Path:
-    """DAGSTER_HOME, default ./.dagster_home, seeded with the project's dagster.yaml."""
-    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home").resolve()
+def ensure_dagster_home(config=None) -> Path:
+    """DAGSTER_HOME, default ./.dagster_home, seeded as `longvid dev` seeds it: the project's
+    dagster.yaml with the gpu pool sized for the config's GPU workers."""
+    from longvid_assets.dev import dagster_home, gpu_workers_of, seed_dagster_home
+
+    home = dagster_home()
     os.environ["DAGSTER_HOME"] = str(home)
-    home.mkdir(parents=True, exist_ok=True)
-    project_yaml = PROJECT_ROOT / "dagster.yaml"
-    if not (home / "dagster.yaml").exists() and project_yaml.is_file():
-        shutil.copyfile(project_yaml, home / "dagster.yaml")
+    workers = gpu_workers_of(config) if config is not None else 1
+    seeded = seed_dagster_home(home, workers)
+    if seeded.warning:
+        print(f"longvid: warning: {seeded.warning}", file=sys.stderr)
     return home
 
 
@@ -38,7 +42,7 @@ def render_command(path: Path, config_name: str | None) -> Path:
     from longvid_assets.render import render_prompt_file
 
     config = load_config(config_name)
-    ensure_dagster_home()
+    ensure_dagster_home(config)
     with DagsterInstance.get() as instance:
         home = os.environ["DAGSTER_HOME"]
         print(f"longvid: {path} with config '{config.name}' (DAGSTER_HOME={home})", file=sys.stderr)
@@ -69,7 +73,7 @@ def rerender_command(config_name: str | None) -> list[Path]:
     from longvid_assets.staleness import stale_renders
 
     config = load_config(config_name)
-    ensure_dagster_home()
+    ensure_dagster_home(config)
     outputs = []
     with DagsterInstance.get() as instance:
         stale, problems = stale_renders(instance, config.resources, config.sensor.prompts_dir)
@@ -102,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         "rerender", help="re-render every stale render (after a config or code change)"
     )
     rerender.add_argument("--config", default=None, help="a name in configs/ (default: default)")
+    dev = commands.add_parser("dev", help="dagster dev with longvid's instance settings")
+    dev.add_argument("--config", default=None, help="a name in configs/ (default: default)")
+    dev.add_argument("--instance", type=Path, default=None, help="a Dagster instance .yaml")
+    dev.add_argument("dagster_args", nargs=argparse.REMAINDER, help="-- then dagster dev args")
     args = parser.parse_args(argv)
     logging.getLogger("dagster").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", module="dagster")
@@ -109,6 +117,16 @@ def main(argv: list[str] | None = None) -> int:
     from longvid_assets.errors import LongvidError
 
     try:
+        if args.command == "dev":
+            from longvid_assets.dev import dev_command
+
+            extra = args.dagster_args[1:] if args.dagster_args[:1] == ["--"] else args.dagster_args
+            return dev_command(
+                args.config,
+                args.instance,
+                extra,
+                progress=lambda line: print(f"longvid: {line}", file=sys.stderr),
+            )
         if args.command == "rerender":
             outputs = rerender_command(args.config)
         else:
