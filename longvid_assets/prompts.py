@@ -1,11 +1,18 @@
 """Prompt files: YAML or plain text, validated into a `PromptSpec`.
 
 Every failure raises `PromptFileError` with one line naming the file, the field and the fix.
+Reading any file is bounded in time and memory: the size is checked before a byte is read,
+YAML is parsed within `limits`' parse bounds, and error messages quote at most 60
+characters of a value. The render limits (`limits.RenderLimits`) need the config and are
+checked by `plan.preflight_prompt_file`.
 """
 
 import hashlib
+import os
 import re
+import stat
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -14,20 +21,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from longvid_assets.errors import PromptFileError
+from longvid_assets.limits import HARD_MAX_TOTAL_S, YamlLimitError, clip, load_yaml, shorten
 
 MAX_PROMPT_FILE_BYTES = 1_000_000
 PROMPT_SUFFIXES = (".yaml", ".yml", ".txt")
 MIN_SIDE, MAX_SIDE = 64, 4096
 MIN_SEGMENT_S, MAX_SEGMENT_S = 0.5, 120.0
-MAX_TOTAL_S = 4 * 3600.0
+
+# Text may hold line breaks and tabs, no other control character (NUL, ESC, C1 ...).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 FIXES = {
     "resolution": "use two even integers [width, height], each 64–4096, e.g. [640, 360]",
     "fps": "use a whole number of frames per second from 1 to 60, e.g. 24",
-    "duration": f"use seconds between {MIN_SEGMENT_S} and {MAX_TOTAL_S:.0f}",
+    "duration": (
+        f"use seconds from {MIN_SEGMENT_S} up to render.limits.max_total_s (default 14400)"
+    ),
     "prompt": "write the story as a non-empty 'prompt' string",
     "segments": "give a list of mappings with at least a 'prompt' each",
     "seed": "use a whole number >= 0",
+    "yaml": "fix the YAML syntax there",
 }
 
 
@@ -69,7 +83,7 @@ class PromptSpec(BaseModel):
 
     title: str | None = None
     prompt: str = ""  # required unless explicit `segments` are given
-    duration: Annotated[float, Field(ge=MIN_SEGMENT_S, le=MAX_TOTAL_S)] | None = None
+    duration: Annotated[float, Field(ge=MIN_SEGMENT_S, le=HARD_MAX_TOTAL_S)] | None = None
     resolution: tuple[int, int] | None = None
     fps: Annotated[int, Field(ge=1, le=60)] | None = None
     style: str | None = None
@@ -114,7 +128,15 @@ class PromptSpec(BaseModel):
 
 
 def render_name(path: str | Path) -> str:
-    """A safe partition key from a file stem: ascii letters, digits, '_' and '-', ≤ 48 chars."""
+    """A safe partition key from a file name: ascii letters, digits, '_' and '-', ≤ 48 chars.
+
+    Case-folding is deliberate: names are lower-cased and the .yaml/.yml/.txt suffix is
+    dropped, so `Case.yaml`, `case.yaml` and `CASE.yml` all name the render `case` (renders
+    must survive case-insensitive file systems). Such files would replace each other's
+    outputs: `check_render_names` finds them so the caller can refuse them. A name that
+    needed changing beyond that gets a digest of the original stem, so "a b" and "a_b" stay
+    distinct.
+    """
     stem = Path(path).name
     for suffix in PROMPT_SUFFIXES:
         if stem.lower().endswith(suffix):
@@ -124,50 +146,126 @@ def render_name(path: str | Path) -> str:
     safe = re.sub(r"[^a-z0-9_-]+", "_", ascii_stem.lower()).strip("_-")[:48]
     if safe != ascii_stem.lower() or not safe:
         # Keep distinct unsafe names distinct: "a b" and "a_b" must not collide.
-        digest = hashlib.sha1(stem.encode()).hexdigest()[:6]
+        digest = hashlib.sha1(stem.encode(errors="surrogatepass")).hexdigest()[:6]
         safe = f"{safe}_{digest}" if safe else f"render_{digest}"
     return safe
+
+
+def render_name_groups(paths: Iterable[str | Path]) -> dict[str, list[Path]]:
+    """Render name -> the files that map to it, for names shared by two or more files."""
+    groups: dict[str, list[Path]] = {}
+    for path in paths:
+        groups.setdefault(render_name(path), []).append(Path(path))
+    return {name: sorted(group) for name, group in sorted(groups.items()) if len(group) > 1}
+
+
+def check_render_names(paths: Iterable[str | Path]) -> list[str]:
+    """One error line per render name that two or more of `paths` share (their outputs
+    would silently replace each other); empty when every file has its own render."""
+    errors = []
+    for name, group in render_name_groups(paths).items():
+        files = ", ".join(str(path) for path in group)
+        errors.append(
+            f"{files}: all render as '{name}' (render names ignore case and the "
+            ".yaml/.yml/.txt suffix) — rename all but one of them"
+        )
+    return errors
+
+
+def is_safe_prompt_path(path: str | Path, folder: str | Path) -> bool:
+    """True when `path`, every symlink followed, is a regular file inside `folder`: a
+    watched folder never renders a link pointing elsewhere (`/etc/...`, another project)."""
+    try:
+        real = Path(path).resolve(strict=True)
+        root = Path(folder).resolve(strict=True)
+        return real.is_relative_to(root) and real.is_file()
+    except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
+        return False
+
+
+def read_prompt_bytes(path: str | Path) -> bytes:
+    """The file's bytes, refused before reading when over 1 MB or not a regular file.
+
+    Size and kind come from `fstat` of the opened descriptor (opened non-blocking, so a FIFO
+    cannot hang us), and at most 1 MB + 1 byte is read, so a 2 GiB file or one that grows
+    while read costs nothing. Callers hash these bytes instead of reading the file again.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise PromptFileError(path, "no such file", "check the path") from None
+    except OSError as exc:
+        raise PromptFileError(
+            path, f"cannot open it ({exc.strerror})", "check the path and its permissions"
+        ) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise PromptFileError(path, "not a regular file", "point at a .yaml, .yml or .txt file")
+        if info.st_size > MAX_PROMPT_FILE_BYTES:
+            raise _too_big(path, info.st_size)
+        data = handle.read(MAX_PROMPT_FILE_BYTES + 1)
+    if len(data) > MAX_PROMPT_FILE_BYTES:  # it grew after the fstat
+        raise _too_big(path, len(data))
+    return data
+
+
+def prompt_file_digest(path: str | Path) -> str:
+    """Content hash of a prompt file (sha256, 32 hex chars), size-checked before reading."""
+    return hashlib.sha256(read_prompt_bytes(path)).hexdigest()[:32]
+
+
+def _too_big(path: Path, size: int) -> PromptFileError:
+    return PromptFileError(
+        path, f"file is {size} bytes, over the 1 MB limit", "split it into several prompt files"
+    )
 
 
 def load_prompt_file(path: str | Path) -> PromptSpec:
     """Read and validate a prompt file; raise `PromptFileError` with a one-line message."""
     path = Path(path)
-    # 1. The file itself: exists, known kind, size, encoding.
+    # 1. The file itself: known kind, exists, size (before reading), encoding.
     if path.suffix.lower() not in PROMPT_SUFFIXES:
         raise PromptFileError(
-            path, f"unknown file type '{path.suffix}'", "name it .yaml, .yml or .txt"
+            path, f"unknown file type {clip(path.suffix)}", "name it .yaml, .yml or .txt"
         )
-    if not path.is_file():
-        raise PromptFileError(path, "no such file", "check the path")
-    size = path.stat().st_size
-    if size > MAX_PROMPT_FILE_BYTES:
-        raise PromptFileError(
-            path, f"file is {size} bytes, over the 1 MB limit", "split it into several prompt files"
-        )
+    text = _decode(path, read_prompt_bytes(path))
+    # 2. Parse: plain text is the prompt alone; YAML must be a mapping.
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = {"prompt": text} if path.suffix.lower() == ".txt" else _parse_yaml(path, text)
+        # 3. Validate the fields, then the characters in every text field.
+        spec = PromptSpec.model_validate(data)
+    except ValidationError as exc:
+        raise _field_error(path, exc) from None
+    except RecursionError:  # the parse bounds should make this unreachable; never a traceback
+        raise PromptFileError(
+            path, "too deeply nested to read", "write plain 'key: value' fields"
+        ) from None
+    _check_characters(path, spec)
+    return spec
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise PromptFileError(path, "is UTF-16, not UTF-8", "save the file as UTF-8")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PromptFileError(
             path, f"not UTF-8 (bad byte at offset {exc.start})", "save the file as UTF-8"
         ) from None
-    # 2. Parse: plain text is the prompt alone; YAML must be a mapping.
-    data = {"prompt": text} if path.suffix.lower() == ".txt" else _parse_yaml(path, text)
-    # 3. Validate the fields.
-    try:
-        return PromptSpec.model_validate(data)
-    except ValidationError as exc:
-        raise _field_error(path, exc) from None
+    return text.removeprefix("\ufeff")  # a UTF-8 byte order mark is not part of the text
 
 
 def _parse_yaml(path: Path, text: str) -> dict:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise _yaml_error(path, text, exc) from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
         raise PromptFileError(
-            path, f"YAML syntax error{where}: {problem}", "fix the YAML syntax there"
+            path, f"a YAML value cannot be read: {shorten(exc, 120)}", "fix that value"
         ) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
@@ -179,9 +277,98 @@ def _parse_yaml(path: Path, text: str) -> dict:
     return data
 
 
+def _yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> PromptFileError:
+    """One line for a YAML error: where (line, column and the top-level field there), what
+    and the fix; never the offending value in full."""
+    mark = getattr(exc, "problem_mark", None)
+    position = getattr(exc, "position", None)  # a ReaderError: a character YAML forbids
+    if mark is not None:
+        line, where = mark.line, f" at line {mark.line + 1}, column {mark.column + 1}"
+    elif isinstance(position, int):
+        line = text.count("\n", 0, position)
+        where = f" at line {line + 1}"
+    else:
+        line, where = None, ""
+    field = _top_level_key(text, line) if line is not None else None
+    problem = shorten(getattr(exc, "problem", None) or getattr(exc, "reason", None) or exc, 120)
+    if isinstance(exc, YamlLimitError):
+        return PromptFileError(
+            path,
+            f"YAML too large to read{where}: {problem}",
+            "write the values out plainly (few aliases, nesting under 50 levels)",
+            field,
+        )
+    if isinstance(exc, yaml.constructor.ConstructorError):
+        return PromptFileError(
+            path,
+            f"YAML value not allowed{where}: {problem}",
+            "remove the tag or value: only plain strings, numbers, lists and mappings",
+            field,
+        )
+    if isinstance(exc, yaml.reader.ReaderError):
+        return PromptFileError(
+            path,
+            f"has a character YAML does not allow{where}: {problem}",
+            "remove it: text may hold line breaks and tabs but no other control characters",
+            field,
+        )
+    return PromptFileError(path, f"YAML syntax error{where}: {problem}", FIXES["yaml"], field)
+
+
+def _top_level_key(text: str, line: int) -> str | None:
+    """The top-level key whose value spans 0-based `line` (the last `key:` at column 0
+    at or above it), to name the field a YAML error is in."""
+    lines = text.split("\n", line + 1)[: line + 1]
+    for candidate in reversed(lines):
+        match = re.match(r"([A-Za-z_][\w-]{0,39})\s*:", candidate)
+        if match:
+            return match.group(1)
+    return None
+
+
+def text_fields(spec: PromptSpec) -> list[tuple[str, str]]:
+    """(field, text) for every text a prompt file sets."""
+    fields = [
+        (name, getattr(spec, name))
+        for name in ("title", "prompt", "style", "voice", "music")
+        if getattr(spec, name) is not None
+    ]
+    for index, seg in enumerate(spec.segments or []):
+        for name in ("prompt", "narration", "first_keyframe", "last_keyframe"):
+            if getattr(seg, name) is not None:
+                fields.append((f"segments.{index}.{name}", getattr(seg, name)))
+    return fields
+
+
+def _check_characters(path: Path, spec: PromptSpec) -> None:
+    """NUL, other control characters and lone surrogates break ffmpeg, subtitles and
+    codecs far downstream: refuse them here, naming the field."""
+    for field, text in text_fields(spec):
+        control = _CONTROL.search(text)
+        if control is not None:
+            raise PromptFileError(
+                path,
+                f"has control character U+{ord(control.group()):04X} at character "
+                f"{control.start() + 1}",
+                "remove it: text may hold line breaks and tabs but no other control characters",
+                field,
+            )
+        surrogate = _SURROGATE.search(text)
+        if surrogate is not None:
+            raise PromptFileError(
+                path,
+                f"has a lone surrogate U+{ord(surrogate.group()):04X} at character "
+                f"{surrogate.start() + 1} (half of a UTF-16 pair, not a character)",
+                "write the character itself instead of a \\u escape",
+                field,
+            )
+
+
 def _field_error(path: Path, exc: ValidationError) -> PromptFileError:
-    error = exc.errors()[0]
-    loc = [str(part) for part in error["loc"]] or (["prompt"] if error["type"] == "missing" else [])
+    error = exc.errors(include_url=False)[0]
+    loc = [shorten(part, 40) for part in error["loc"]] or (
+        ["prompt"] if error["type"] == "missing" else []
+    )
     field = ".".join(loc) if loc else None
     top = loc[0] if loc else ""
     if error["type"] == "extra_forbidden":
@@ -196,5 +383,5 @@ def _field_error(path: Path, exc: ValidationError) -> PromptFileError:
     if error["type"] == "missing":
         return PromptFileError(path, "is required", FIXES.get(top, "add it"), field)
     fix = FIXES.get(loc[-1] if loc else "", FIXES.get(top, "correct the value"))
-    message = error["msg"].removeprefix("Value error, ")
-    return PromptFileError(path, f"{message} (got {error.get('input')!r:.60})", fix, field)
+    message = shorten(error["msg"].removeprefix("Value error, "), 200)
+    return PromptFileError(path, f"{message} (got {clip(error.get('input'))})", fix, field)

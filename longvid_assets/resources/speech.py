@@ -31,6 +31,11 @@ class SpeechSynthesizer(BackendResource):
     ) -> SpeechResult:
         raise NotImplementedError
 
+    def check_voice(self, voice: str) -> None:
+        """Pre-flight, cheap (no model load): raise `ConfigError` when `voice` cannot be
+        spoken. Backends that fall back to their own voice for names they do not know
+        (Bark, OpenAI) accept any name."""
+
 
 class PiperSpeech(SpeechSynthesizer):
     """Embedded: Piper neural TTS (VITS in onnxruntime), offline on CPU, ~20x real time.
@@ -51,6 +56,10 @@ class PiperSpeech(SpeechSynthesizer):
     noise_scale: float | None = Field(None, ge=0.0, le=2.0)  # None: the voice's own setting
     noise_w_scale: float | None = Field(None, ge=0.0, le=2.0)  # timing variation; None: voice's
     sentence_silence_s: float = Field(0.25, ge=0.0, le=3.0)  # pause between sentences
+
+    def check_voice(self, voice: str) -> None:
+        """The voice resolves to a Piper model and its config on disk (two stat calls)."""
+        resolve_voice_model(voice or self.voice, self.model_path)
 
     def synthesize(
         self, text: str, voice: str, out: Path, length_scale: float = 1.0
