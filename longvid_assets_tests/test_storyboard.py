@@ -115,3 +115,41 @@ def test_fast_enough_at_640x360():
         draw_storyboard_frame(request(description, width=640, height=360))
     per_frame = (time.perf_counter() - start) / len(DESCRIPTIONS)
     assert per_frame < 0.15, f"{per_frame * 1000:.0f} ms per frame (target < 50 ms)"
+
+
+@pytest.mark.parametrize(
+    "title, description",
+    [
+        ("x" * 100_000, DESCRIPTIONS[0]),  # one 100 KB word as the title
+        ("The Road", "y" * 100_000),  # ... and as the caption
+        ("word " * 20_000, "山" * 50_000),  # 100 KB of words; 50,000 CJK characters
+    ],
+    ids=["long-word-title", "long-word-caption", "many-words-and-cjk"],
+)
+def test_huge_text_draws_in_well_under_a_second(title, description):
+    """Wrapping stops when the box is full and cuts a long word by binary search, so the
+    cost is bounded by the box, not the text (a 100 KB title took > 120 s when it was
+    O(n^2))."""
+    draw_storyboard_frame(request(width=640, height=360))  # warm the font cache
+    for size in [(640, 360), (1280, 720)]:
+        start = time.perf_counter()
+        image = draw_storyboard_frame(
+            request(description, width=size[0], height=size[1], boundary=0, title=title)
+        )
+        elapsed = time.perf_counter() - start
+        assert image.size == size
+        assert elapsed < 0.5, f"{elapsed:.2f} s at {size}"
+
+
+def test_wrap_fits_the_width_and_ends_clipped_text_with_an_ellipsis():
+    from longvid_assets.embedded.storyboard import _font, _wrap
+
+    font = _font(20)
+    lines = _wrap("a" * 5000 + " tail", font, 200, 3)
+    assert len(lines) == 3 and lines[-1].endswith("...")
+    assert all(font.getlength(line) <= 200 for line in lines)
+    short = _wrap("two words", font, 200, 3)
+    assert short == ["two words"]
+    greedy = _wrap("hello world this is a test of wrapping", font, 120, 5)
+    assert " ".join(greedy) == "hello world this is a test of wrapping"
+    assert all(font.getlength(line) <= 120 for line in greedy)

@@ -211,22 +211,47 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 
 def _wrap(text: str, font, max_width: float, max_lines: int) -> list[str]:
+    """Greedy word wrap into at most `max_lines` lines, the last ending in "..." when text is
+    left over. The work is bounded by the box, not by the text: wrapping stops as soon as
+    the box is full, and a word too long for a line is cut by a binary search over at most
+    one line's worth of characters (never measured whole), so a 100 KB title costs what a
+    short one does."""
+    cap = max(1, int(max_width))  # a line holds at most this many characters (>= 1 px each)
     lines: list[str] = []
-    for word in text.split():
-        while font.getlength(word) > max_width and len(word) > 1:  # hard-break a long word
-            cut = max(1, int(len(word) * max_width / font.getlength(word)))
-            lines.append(word[:cut])
-            word = word[cut:]
-        if lines and font.getlength(f"{lines[-1]} {word}") <= max_width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        while lines[-1] and font.getlength(lines[-1] + "...") > max_width:
-            lines[-1] = lines[-1][:-1]
-        lines[-1] += "..."
+    for match in re.finditer(r"\S+", text):
+        word = match.group()
+        while word and len(lines) <= max_lines:
+            fits = len(word) <= cap
+            if fits and lines and font.getlength(f"{lines[-1]} {word}") <= max_width:
+                lines[-1] = f"{lines[-1]} {word}"
+                word = ""
+            elif fits and font.getlength(word) <= max_width:
+                lines.append(word)
+                word = ""
+            else:  # hard-break a long word at the widest prefix that fits
+                cut = _widest_prefix(word[:cap], font, max_width)
+                lines.append(word[:cut])
+                word = word[cut:]
+        if len(lines) > max_lines:
+            lines = lines[:max_lines]
+            last = lines[-1]
+            lines[-1] = last[: _widest_prefix(last, font, max_width, suffix="...", least=0)]
+            lines[-1] += "..."
+            break
     return lines
+
+
+def _widest_prefix(text: str, font, max_width: float, suffix: str = "", least: int = 1) -> int:
+    """The longest k with `text[:k] + suffix` no wider than `max_width` (at least `least`),
+    in log2(len(text)) measurements."""
+    low, high = least, len(text)
+    while low < high:
+        middle = (low + high + 1) // 2
+        if font.getlength(text[:middle] + suffix) <= max_width:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _shade(image: Image.Image, box: tuple[float, ...], alpha: int) -> None:
