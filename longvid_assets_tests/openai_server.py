@@ -3,6 +3,8 @@
     with OpenAIServer() as server:
         server.reply_text('{"answer": 42}')           # next chat completion
         server.reply_error(401, "Incorrect API key")   # the one after that
+        server.reply_echo_key(401)                     # an error body quoting the bearer token
+        server.reply_hang()                            # a request never answered
         client = openai.OpenAI(base_url=server.base_url, api_key="test-key")
         ...
         server.requests[0].body["messages"]             # what the client sent
@@ -61,6 +63,29 @@ class Response:
         return cls(status=status, body=json.dumps(payload).encode())
 
 
+@dataclass(frozen=True)
+class EchoKey:
+    """Scripted reply: an error body quoting the request's bearer token."""
+
+    status: int
+
+
+HANG = object()  # scripted reply: never answer
+
+
+def special_reply(server: "OpenAIServer", request: Request, reply: Any) -> Response | None:
+    """The response for an `EchoKey` or `HANG` reply (after holding the request until the
+    server stops), else None."""
+    if isinstance(reply, EchoKey):
+        message = f"Incorrect API key provided: {request.bearer}. You can find your key at ..."
+        body = {"error": {"message": message, "type": "invalid_request_error", "code": None}}
+        return Response.json(body, status=reply.status)
+    if reply is HANG:
+        server._stopping.wait()
+        return Response.json({"error": {"message": "server stopped"}}, status=503)
+    return None
+
+
 # A handler turns a request (and the server, for its queues) into a response.
 Handler = Callable[["OpenAIServer", Request], Response]
 
@@ -79,6 +104,7 @@ class OpenAIServer:
         }
         self._queues: dict[str, deque] = {}
         self._lock = threading.Lock()
+        self._stopping = threading.Event()  # releases requests held by `reply_hang`
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -93,6 +119,7 @@ class OpenAIServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         if self._httpd is not None:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -162,6 +189,16 @@ class OpenAIServer:
         body = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
         self.queue(path, Response.json(body, status=status))
 
+    def reply_echo_key(self, status: int = 401, path: str = CHAT_PATH) -> None:
+        """The next request to `path` gets HTTP `status` with an error body that quotes its
+        `Authorization` bearer token, as some OpenAI-compatible servers do."""
+        self.queue(path, EchoKey(status))
+
+    def reply_hang(self, count: int = 1, path: str = CHAT_PATH) -> None:
+        """The next `count` requests to `path` are read and never answered (until stop)."""
+        for _ in range(count):
+            self.queue(path, HANG)
+
     def reply_image(self, png: bytes) -> None:
         self.queue(IMAGES_PATH, png)
 
@@ -183,6 +220,9 @@ def chat_completion(server: OpenAIServer, request: Request) -> Response:
     reply = server.next_reply(CHAT_PATH)
     if isinstance(reply, Response):
         return reply
+    special = special_reply(server, request, reply)
+    if special is not None:
+        return special
     if reply is None:
         message = f"fake OpenAI server: no scripted reply left for POST {CHAT_PATH}"
         body = {"error": {"message": message, "type": "test_error", "param": None, "code": None}}
@@ -297,13 +337,16 @@ def _make_handler_class(server: OpenAIServer) -> type[BaseHTTPRequestHandler]:
             self._send(Response.json({"error": {"message": f"no route for GET {self.path}"}}, 404))
 
         def _send(self, response: Response) -> None:
-            self.send_response(response.status)
-            self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(response.body)))
-            for name, value in response.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(response.body)
+            try:
+                self.send_response(response.status)
+                self.send_header("Content-Type", response.content_type)
+                self.send_header("Content-Length", str(len(response.body)))
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(response.body)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (a timeout test): nothing to answer
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass  # quiet: requests are recorded on the server instead

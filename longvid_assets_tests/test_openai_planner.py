@@ -139,7 +139,8 @@ def test_api_key_is_the_bearer_token_and_never_in_errors(openai_server):
     assert "HTTP 401" in message and "set OPENAI_API_KEY" in message
     assert API_KEY not in message and "\n" not in message
     assert API_KEY not in repr(planner.identity())
-    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    # Raised outside the `except`: no chained exception carries the server's body.
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
 
 
 def test_other_http_errors_name_status_and_fix(openai_server):
@@ -241,3 +242,162 @@ def test_runs_as_a_dagster_resource_with_the_key_from_env(openai_server, monkeyp
 
     assert result.success and result.output_for_node("planned") == 2
     assert openai_server.requests_to()[0].bearer == "env-key"
+
+
+SECRET = "sk-test-ECHOED-0123456789abcdef"
+
+
+def test_defaults_fail_a_server_that_never_answers_within_a_minute():
+    planner = OpenAIPlanner(api_key=SECRET)
+    worst = (1 + planner.http_retries) * planner.timeout_s + 2 * planner.http_retries
+    assert worst < 60, f"a hung server takes up to {worst:.0f} s to fail with the defaults"
+
+
+def test_server_that_never_answers_fails_in_bounded_time_with_one_line(openai_server):
+    openai_server.reply_hang(count=4)
+    planner = make_planner(openai_server.base_url, timeout_s=1, http_retries=1, max_retries=3)
+
+    start = time.perf_counter()
+    with pytest.raises(BackendError) as caught:
+        planner.plan(SPEC, DEFAULTS)
+    elapsed = time.perf_counter() - start
+
+    message = str(caught.value)
+    assert len(openai_server.requests_to()) == 2, "one request and one retry, no re-asks"
+    assert elapsed < 2 * 1 + 3, f"{elapsed:.1f} s"
+    assert message.startswith(f"no reply from {openai_server.base_url} within 1 s (2 tries)")
+    assert "raise planner.timeout_s" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("mode", ["json", "tools"])
+@pytest.mark.parametrize("status", [401, 400, 500])
+def test_key_echoed_by_the_server_appears_nowhere(openai_server, capfd, caplog, mode, status):
+    """The server quotes the bearer token in its error body: not in our message, not in
+    any log record of openai/instructor/httpx (at DEBUG), not on stderr."""
+    import logging
+    import traceback
+
+    for _ in range(4):  # 500 is retried by the client, then re-raised
+        openai_server.reply_echo_key(status)
+    planner = OpenAIPlanner(
+        base_url=openai_server.base_url,
+        api_key=SECRET,
+        mode=mode,
+        timeout_s=5,
+        http_retries=1,
+        max_retries=1,
+    )
+    logging.getLogger("instructor").addHandler(logging.StreamHandler())  # straight to stderr
+    try:
+        with caplog.at_level(logging.DEBUG), pytest.raises(BackendError) as caught:
+            planner.plan(SPEC, DEFAULTS)
+    finally:
+        logging.getLogger("instructor").handlers.clear()
+
+    assert openai_server.requests_to()[0].bearer == SECRET
+    message = str(caught.value)
+    assert f"HTTP {status}" in message and "***" in message
+    shown = "".join(traceback.format_exception(caught.value))
+    logged = "\n".join(caplog.text.splitlines() + [r.getMessage() for r in caplog.records])
+    captured = capfd.readouterr()
+    assert caplog.records, "the client libraries logged at DEBUG"
+    for where, text in {
+        "message": message,
+        "traceback": shown,
+        "log": logged,
+        "stderr": captured.err,
+        "stdout": captured.out,
+    }.items():
+        assert SECRET not in text, f"the key leaked into the {where}"
+
+
+DAGSTER_RUN = """
+import logging, os, sys
+from dagster import DagsterInstance, asset, materialize
+from longvid_assets.plan import RenderDefaults
+from longvid_assets.prompts import PromptSpec
+from longvid_assets.resources.openai_planner import OpenAIPlanner
+from longvid_assets.resources.planner import Planner
+
+@asset
+def planned(planner: Planner) -> int:
+    spec = PromptSpec(prompt="A keeper climbs to the lamp.")
+    return len(planner.plan(spec, RenderDefaults()).segments)
+
+resource = OpenAIPlanner(
+    base_url=os.environ["BASE_URL"], api_key=os.environ["SECRET"], http_retries=0
+)
+with DagsterInstance.local_temp(os.environ["HOME_DIR"]) as instance:
+    result = materialize(
+        [planned], resources={"planner": resource}, instance=instance, raise_on_error=False
+    )
+    events = "\\n".join(str(event) for event in instance.all_logs(result.run_id))
+    with open(os.path.join(os.environ["HOME_DIR"], "events.txt"), "w") as out:
+        out.write(events)
+sys.exit(0 if not result.success else 3)
+"""
+
+
+def test_echoed_key_stays_out_of_dagster_event_log_and_compute_logs(openai_server, tmp_path):
+    """A real process, logging as the CLI's (instructor's errors reach stderr through
+    logging's last-resort handler, and Dagster captures stderr into compute logs)."""
+    import os
+    import subprocess
+    import sys
+
+    openai_server.reply_echo_key(401)
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "BASE_URL": openai_server.base_url,
+        "SECRET": SECRET,
+        "HOME_DIR": str(home),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", DAGSTER_RUN], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert openai_server.requests_to()[0].bearer == SECRET
+    events = (home / "events.txt").read_text()
+    assert "refused the API key" in events
+    files = [path for path in home.rglob("*") if path.is_file()]
+    assert any(path.suffix == ".err" for path in files), "compute logs were captured"
+    assert SECRET not in done.stderr + done.stdout
+    for path in files:
+        assert SECRET.encode() not in path.read_bytes(), f"the key is in {path}"
+
+
+def test_llm_plan_over_the_limits_is_sent_back_then_refused(openai_server):
+    from longvid_assets.errors import PromptFileError
+    from longvid_assets.limits import RenderLimits
+
+    defaults = RenderDefaults(limits=RenderLimits(max_segments=1, max_word_chars=20))
+    one = json.loads(json.dumps(REPLY))
+    one["segments"] = one["segments"][:1]
+    long_word = json.loads(json.dumps(one))
+    long_word["segments"][0]["narration"] = "Every " + "m" * 40 + " morning."
+    openai_server.reply_json(REPLY)  # two segments: over max_segments, re-asked
+    openai_server.reply_json(long_word)  # a 40-character word: re-asked
+    openai_server.reply_json(one)
+    draft = make_planner(openai_server.base_url, max_retries=3).plan(SPEC, defaults)
+    reasks = [r.body["messages"][-1]["content"] for r in openai_server.requests_to()[1:]]
+    assert "2 segments; at most 1 are allowed" in reasks[0]
+    assert "a word of 40 characters; at most 20" in reasks[1]
+    assert len(draft.segments) == 1
+
+    # build_plan checks the same limits whatever the planner returned.
+    tight = RenderDefaults(limits=RenderLimits(max_narration_chars=10))
+    with pytest.raises(PromptFileError) as caught:
+        build_plan(
+            SPEC,
+            draft.segments,
+            render="keeper",
+            source="keeper.yaml",
+            planner="openai",
+            defaults=tight,
+            music_mood="calm",
+        )
+    message = str(caught.value)
+    assert message.startswith("keeper.yaml: field 'segments.0.narration': is 42 characters")
+    assert "render.limits.max_narration_chars" in message and "\n" not in message

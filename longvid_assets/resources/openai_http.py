@@ -1,20 +1,104 @@
-"""Shared by the OpenAI-compatible backends (vision captions, speech): the client and
-one-line failure messages that name the config section to fix. The key never appears."""
+"""Shared by the OpenAI-compatible backends (planner, vision captions, speech, images): the
+client, one-line failure messages that name the config section to fix, and the redaction
+that keeps the API key out of every message and log record, even when a server echoes it
+back in an error body."""
 
 import json
+import logging
+import threading
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+CONNECT_TIMEOUT_S = 5.0  # a server that is up accepts a connection at once
+MIN_SECRET_CHARS = 4  # shorter "keys" (vLLM's "x") are not secrets, and redacting them
+# would garble every message
+SECRET_LOGGERS = ("openai", "instructor", "httpx", "httpx2", "httpcore")
+REDACTED = "***"
 
 
 def make_client(api_key: str, base_url: str | None, timeout_s: float, retries: int):
     import openai
 
+    install_secret_filter(api_key)
     return openai.OpenAI(
         api_key=api_key or "unused",  # local servers (vLLM) accept any key
         base_url=base_url or DEFAULT_BASE_URL,
-        timeout=timeout_s,
+        timeout=client_timeout(timeout_s),
         max_retries=retries,
     )
+
+
+def client_timeout(timeout_s: float):
+    """`timeout_s` to wait for each reply, but only a few seconds to connect."""
+    import openai
+
+    return openai.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s))
+
+
+def scrub(text: str, secrets) -> str:
+    """`text` with every secret (of at least MIN_SECRET_CHARS) replaced by ***."""
+    for secret in secrets:
+        if secret and len(secret) >= MIN_SECRET_CHARS and secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record so no configured secret survives in its message, arguments,
+    traceback or stack text. Never drops a record."""
+
+    def __init__(self):
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        message = record.getMessage()
+        clean = scrub(message, self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            text = logging.Formatter().formatException(record.exc_info)
+            record.exc_text, record.exc_info = scrub(text, self.secrets), None
+        elif record.exc_text:
+            record.exc_text = scrub(record.exc_text, self.secrets)
+        if record.stack_info:
+            record.stack_info = scrub(record.stack_info, self.secrets)
+        return True
+
+
+SECRET_FILTER = RedactSecrets()
+_factory_lock = threading.Lock()
+_factory_installed = False
+
+
+def install_secret_filter(secret: str | None) -> None:
+    """Redact `secret` from every record of the HTTP client loggers (openai, instructor,
+    httpx, httpcore and their children), from now on and in this process.
+
+    A filter added to the `openai` logger would not see records of `openai._base_client`
+    (logger filters do not apply to records propagated from children), and those libraries
+    create child loggers lazily, so the filter runs from the log record factory, for every
+    record whose logger is in that family, before any handler (stderr, Dagster's compute
+    logs, the event log) sees it."""
+    global _factory_installed
+    if not secret or len(secret) < MIN_SECRET_CHARS:
+        return
+    SECRET_FILTER.secrets.add(secret)
+    with _factory_lock:
+        if _factory_installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def redacting_factory(*args, **kwargs) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            # `logging.makeLogRecord` calls this with name None and fills the record later
+            if str(record.name).split(".", 1)[0] in SECRET_LOGGERS:
+                SECRET_FILTER.filter(record)
+            return record
+
+        logging.setLogRecordFactory(redacting_factory)
+        _factory_installed = True
 
 
 def describe_failure(
@@ -49,9 +133,7 @@ def describe_failure(
         message = f"{section} request to {url} failed: {exc}"
     else:
         return None
-    if api_key:
-        message = message.replace(api_key, "***")
-    return " ".join(message.split())[:600]
+    return " ".join(scrub(message, [api_key]).split())[:600]
 
 
 def root_reason(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from pydantic import (
 
 from longvid_assets.embedded.scenes import MOODS, word_budget
 from longvid_assets.errors import BackendError
+from longvid_assets.limits import RenderLimits
 from longvid_assets.plan import (
     RenderDefaults,
     SegmentDraft,
@@ -26,7 +27,13 @@ from longvid_assets.plan import (
     estimate_duration,
 )
 from longvid_assets.prompts import MAX_SEGMENT_S, MIN_SEGMENT_S, PromptSpec
-from longvid_assets.resources.openai_http import root_reason, server_message
+from longvid_assets.resources.openai_http import (
+    client_timeout,
+    install_secret_filter,
+    root_reason,
+    scrub,
+    server_message,
+)
 from longvid_assets.resources.planner import PlanDraft, Planner
 
 log = logging.getLogger(__name__)
@@ -75,17 +82,39 @@ class PlannedVideo(BaseModel):
     @field_validator("segments")
     @classmethod
     def _narration_fits(cls, segments: list[PlannedSegment], info: ValidationInfo):
-        max_words = (info.context or {}).get("max_words")
-        if max_words is None:
-            return segments
+        """Sent back to the model when it fails: narrations short enough for a segment,
+        and within the render limits (`build_plan` checks those again for every planner)."""
+        context = info.context or {}
+        max_words, limits = context.get("max_words"), context.get("limits")
+        if limits is not None and len(segments) > limits.max_segments:
+            raise ValueError(
+                f"{len(segments)} segments; at most {limits.max_segments} are allowed: "
+                "use fewer, longer segments"
+            )
         for index, segment in enumerate(segments):
             words = count_words(segment.narration)
-            if words > max_words:
+            if max_words is not None and words > max_words:
                 raise ValueError(
                     f"segment {index} narration has {words} words; at most {max_words} fit "
                     "in one segment: split it into more segments or shorten it"
                 )
+            if limits is not None:
+                _within_limits(index, segment, limits)
         return segments
+
+
+def _within_limits(index: int, segment: PlannedSegment, limits: RenderLimits) -> None:
+    if len(segment.narration) > limits.max_narration_chars:
+        raise ValueError(
+            f"segment {index} narration has {len(segment.narration)} characters; at most "
+            f"{limits.max_narration_chars} are allowed: shorten it"
+        )
+    longest = max((len(word) for word in segment.narration.split()), default=0)
+    if longest > limits.max_word_chars:
+        raise ValueError(
+            f"segment {index} narration has a word of {longest} characters; at most "
+            f"{limits.max_word_chars} are allowed: write words separated by spaces"
+        )
 
 
 class OpenAIPlanner(Planner):
@@ -101,9 +130,11 @@ class OpenAIPlanner(Planner):
     api_key: str
     mode: str = "json"
     max_retries: int = Field(3, ge=0, description="re-asks when a reply does not validate")
-    timeout_s: float = Field(120.0, gt=0)
+    # A server that never answers fails after (1 + http_retries) x timeout_s, about 51 s
+    # with these defaults; raise timeout_s for long plans from slow models.
+    timeout_s: float = Field(25.0, gt=0, description="seconds to wait for each reply")
     temperature: float = Field(0.2, ge=0, le=2)
-    http_retries: int = Field(2, ge=0, description="OpenAI client retries on network faults")
+    http_retries: int = Field(1, ge=0, description="OpenAI client retries on network faults")
 
     _client: Any = PrivateAttr(default=None)
 
@@ -141,10 +172,11 @@ class OpenAIPlanner(Planner):
             import instructor
             import openai
 
+            install_secret_filter(self.api_key)  # servers may echo the key in error bodies
             raw = openai.OpenAI(
                 api_key=self.api_key,
                 base_url=self.base_url or DEFAULT_BASE_URL,
-                timeout=self.timeout_s,
+                timeout=client_timeout(self.timeout_s),
                 max_retries=self.http_retries,
             )
             mode = {
@@ -157,28 +189,41 @@ class OpenAIPlanner(Planner):
 
     def plan(self, spec: PromptSpec, defaults: RenderDefaults) -> PlanDraft:
         max_words, _ = word_budget(defaults)
-        # 1. Ask: instructor validates the reply and re-asks with the errors.
+        # 1. Ask: instructor validates the reply (limits included) and re-asks with the errors.
+        video, message = None, None
         try:
             video = self.client().chat.completions.create(
                 model=self.model,
                 response_model=PlannedVideo,
                 messages=build_messages(spec, defaults, max_words),
                 max_retries=self.max_retries,
-                context={"max_words": max_words},
+                context={"max_words": max_words, "limits": defaults.limits},
                 strict=False,
                 temperature=self.temperature,
             )
         except Exception as exc:
-            base_url = self.base_url or DEFAULT_BASE_URL
-            message = describe_openai_failure(exc, base_url, self.api_key, self.timeout_s)
-            if message is None:
+            message = self._failure(exc)
+            if message is None:  # a bug, not a planning fault: let it raise as it is
                 raise
-            raise BackendError(message) from None
+        if message is not None:  # raised outside `except`: no __context__ holding the key
+            raise BackendError(message)
         # 2. Convert to drafts, fitting durations to the limits and the requested total.
         log.info(
             "planner %s returned %d segments for %r", self.model, len(video.segments), video.title
         )
         return PlanDraft(to_drafts(video, spec, defaults), video.music_mood, title=video.title)
+
+    def _failure(self, exc: Exception) -> str | None:
+        """One line for a planning failure, the API key scrubbed out: a known OpenAI or
+        instructor fault with its fix; any other exception whose text holds the key, by its
+        type and scrubbed message; None for the rest (bugs: they raise unchanged)."""
+        base_url = self.base_url or DEFAULT_BASE_URL
+        message = describe_openai_failure(
+            exc, base_url, self.api_key, self.timeout_s, self.http_retries
+        )
+        if message is None and scrub(str(exc), [self.api_key]) != str(exc):
+            message = _one_line(f"planner failed: {type(exc).__name__}: {exc}", self.api_key)
+        return message
 
 
 def build_messages(spec: PromptSpec, defaults: RenderDefaults, max_words: int) -> list[dict]:
@@ -240,7 +285,11 @@ def to_drafts(
 
 
 def describe_openai_failure(
-    exc: Exception, base_url: str, api_key: str, timeout_s: float | None = None
+    exc: Exception,
+    base_url: str,
+    api_key: str,
+    timeout_s: float | None = None,
+    http_retries: int = 0,
 ) -> str | None:
     """One line naming what failed and the fix, for an error from instructor or the OpenAI
     client; None for anything else (a bug: let it raise). The API key never appears."""
@@ -251,9 +300,10 @@ def describe_openai_failure(
     cause = exc.__cause__ if isinstance(exc, instructor_errors.InstructorRetryException) else exc
     cause = cause or exc
     if isinstance(cause, openai.APITimeoutError):
+        tries = f" ({1 + http_retries} tries)" if http_retries else ""
         message = (
-            f"no reply from {base_url} within {timeout_s or '?'} s — check the server is up "
-            "and serving the model, or raise planner.timeout_s"
+            f"no reply from {base_url} within {timeout_s or 0:g} s{tries} — check the server "
+            "is up and serving the model, or raise planner.timeout_s"
         )
     elif isinstance(cause, openai.APIConnectionError):
         message = (
@@ -311,6 +361,4 @@ def _first_error(exc: BaseException) -> str:
 
 
 def _one_line(message: str, api_key: str) -> str:
-    if api_key:
-        message = message.replace(api_key, "***")
-    return " ".join(message.split())[:600]
+    return " ".join(scrub(message, [api_key]).split())[:600]
