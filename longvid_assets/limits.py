@@ -187,9 +187,18 @@ def clip(value, limit: int = CLIP_CHARS) -> str:
 
 
 def shorten(text, limit: int = CLIP_CHARS) -> str:
-    """`text` on one line, cut to `limit` characters."""
-    text = " ".join(str(text)[: limit * 4].split())
+    """`text` on one printable line, cut to `limit` characters."""
+    text = printable(" ".join(str(text)[: limit * 4].split()))
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def printable(text: str) -> str:
+    """`text` with control characters, lone surrogates and other unprintable characters
+    written as escapes: safe to print on one terminal line (no ESC sequences, no newline,
+    no UnicodeEncodeError)."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else ascii(char)[1:-1] for char in text)
 
 
 def limit_error(where, field: str | None, problem: str, hint: str, limit: str, value):

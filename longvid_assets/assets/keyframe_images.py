@@ -97,7 +97,7 @@ def keyframe_images(
     metadata = stage_metadata(
         image_generator,
         fingerprint(first_fp, last_fp),
-        all(result is None for result in made),
+        all(result is None or not result.made for result in made),
         timer,
         first_keyframe=str(first),
         last_keyframe=str(last),

@@ -90,6 +90,7 @@ class TaskResult:
     node: str | None = None  # Ray node id where it ran
     gpu_ids: list[str] = field(default_factory=list)  # GPUs Ray assigned to that worker
     shared: bool = False  # another run asked for the same work at the same time
+    made: bool = True  # False: the artifact was already stored when the task ran
 
 
 class GpuCompute(BackendResource):

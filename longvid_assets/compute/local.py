@@ -30,7 +30,11 @@ class LocalCompute(GpuCompute):
         loads_before = sum(LOADS.values())
         with task_lock(task.key):
             metadata = run_task(task, store, log, preview)
-        return TaskResult(metadata=metadata, model_loads=sum(LOADS.values()) - loads_before)
+        return TaskResult(
+            metadata=metadata or {},
+            model_loads=sum(LOADS.values()) - loads_before,
+            made=metadata is not None,
+        )
 
 
 @contextmanager

@@ -27,6 +27,7 @@ class GpuWorker:
     def __init__(self, name: str):
         self.name = name
         self.tasks = 0
+        self.made: dict[str, list[str]] = {}  # kind -> keys of artifacts this worker made
 
     def ready(self) -> dict:
         import ray
@@ -52,9 +53,12 @@ class GpuWorker:
         task.backend = task.backend.build()
         metadata = run_task(task, store, lines.append)
         self.tasks += 1
+        if metadata is not None:
+            self.made.setdefault(task.kind, []).append(task.key)
         info = self.ready()
         return TaskResult(
-            metadata=metadata,
+            metadata=metadata or {},
+            made=metadata is not None,
             logs=lines,
             model_loads=sum(LOADS.values()) - loads_before,
             worker=self.name,
@@ -65,7 +69,7 @@ class GpuWorker:
     def stats(self) -> dict:
         from longvid_assets.resources.model_cache import LOADS
 
-        return {**self.ready(), "tasks": self.tasks, "loads": dict(LOADS)}
+        return {**self.ready(), "tasks": self.tasks, "loads": dict(LOADS), "made": self.made}
 
 
 class _Slot:

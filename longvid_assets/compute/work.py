@@ -47,8 +47,9 @@ def gpus_of(backend) -> float:
     return float(getattr(backend, "gpus", 1))
 
 
-def run_task(task: GpuTask, store, log: Log, preview=None) -> dict:
-    """Do the task's work unless its artifact is already stored; return backend metadata."""
+def run_task(task: GpuTask, store, log: Log, preview=None) -> dict | None:
+    """Do the task's work unless its artifact is already stored (then None: e.g. another
+    run, or a worker that died after writing it, made it); return the backend metadata."""
     work = {"keyframe": make_keyframe, "clip": make_clip, "caption": make_caption}[task.kind]
     return work(task.backend, store, task.key, log=log, preview=preview, **task.params)
 
@@ -56,7 +57,7 @@ def run_task(task: GpuTask, store, log: Log, preview=None) -> dict:
 def make_keyframe(backend, store, fp, plan: RenderPlan, k, previous_fp, log: Log, preview=None):
     """Boundary k at the render's size; img2img backends refine the stored keyframe k-1."""
     if store.has("keyframes", fp, KEYFRAME_FILE):
-        return {}
+        return None
     previous = None
     if previous_fp is not None:
         with Image.open(store.artifact_path("keyframes", previous_fp, KEYFRAME_FILE)) as image:
@@ -83,6 +84,8 @@ def make_keyframe(backend, store, fp, plan: RenderPlan, k, previous_fp, log: Log
 def make_clip(backend, store, fp, plan, index, first_fp, last_fp, log: Log, preview=None):
     """Exactly the planned frames from the first to the last keyframe, as H.264, and a
     thumbnail of its middle frame (taken here, where the clip is local)."""
+    if store.has("clips", fp, CLIP_FILE):
+        return None
     width, height = plan.resolution
     frames = plan.frame_count(index)
     request = ClipRequest(
@@ -118,6 +121,8 @@ def check_clip(path: Path, expected_frames: int, backend: str) -> int:
 
 def make_caption(backend, store, fp, plan, index, clip_fp, keyframes, log: Log, preview=None):
     """Measure the clip (always) and caption it with the backend; store both as JSON."""
+    if store.has("captions", fp, CAPTION_FILE):
+        return None
     clip = store.artifact_path("clips", clip_fp, CLIP_FILE)
     first, last = (store.artifact_path("keyframes", k, KEYFRAME_FILE) for k in keyframes)
     analysis = analyze_clip(clip, first, last, plan.fps)
