@@ -26,6 +26,7 @@ from longvid_assets.plan import RenderPlan
 from longvid_assets.prompts import load_prompt_file, render_name
 from longvid_assets.records import FinalVideo
 from longvid_assets.staleness import RENDER_STAGES, SEGMENT_STAGES, assess_plan, assess_render
+from longvid_assets.threaded_runs import threaded_runs_instance
 
 __all__ = ["RENDER_STAGES", "SEGMENT_STAGES", "RenderOutcome", "render_prompt_file"]
 
@@ -125,7 +126,7 @@ def render_prompt_file(
     register_render(instance, name)
     tally = _Tally()
     parallel = max(1, resources["compute"].worker_count())
-    runner = instance if parallel == 1 else without_log_capture(instance)
+    runner = instance if parallel == 1 else threaded_runs_instance(instance)
     tags = {RENDER_TAG: name, "longvid/config": config.name, DRIVER_TAG: "longvid render"}
 
     def execute(spec: RunSpec):
@@ -224,15 +225,3 @@ def run_segments(todo, execute, progress, parallel: int) -> None:
         errors = [f.exception() for f in futures if f.exception() is not None]
     if errors:
         raise errors[0]
-
-
-def without_log_capture(instance: DagsterInstance) -> DagsterInstance:
-    """The same instance (storage, settings) without compute-log capture, which redirects the
-    whole process's stdout/stderr per run and so cannot serve runs in several threads. Each
-    run's structured log (everything `context.log` says) is still in the event log."""
-    from dagster._serdes import ConfigurableClassData
-
-    noop = ConfigurableClassData(
-        "dagster._core.storage.noop_compute_log_manager", "NoOpComputeLogManager", "{}"
-    )
-    return DagsterInstance.from_ref(instance.get_ref()._replace(compute_logs_data=noop))
