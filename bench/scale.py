@@ -36,6 +36,7 @@ def prompt_text(segments: int, seconds: float) -> str:
 
 
 def render_on(workers: int, args) -> dict:
+    import ray
     from dagster import DagsterInstance
 
     from longvid_assets.cli import ensure_dagster_home
@@ -46,11 +47,10 @@ def render_on(workers: int, args) -> dict:
     from longvid_assets_tests.cluster_services import ray_cluster
     from longvid_assets_tests.paced_video import PacedVideoGenerator
 
-    import ray
-
-    with tempfile.TemporaryDirectory() as home, ray_cluster(
-        nodes=[{"num_gpus": workers, "num_cpus": workers + 1}]
-    ) as cluster:
+    with (
+        tempfile.TemporaryDirectory() as home,
+        ray_cluster(nodes=[{"num_gpus": workers, "num_cpus": workers + 1}]) as cluster,
+    ):
         os.environ["DAGSTER_HOME"] = home
         ensure_dagster_home()
         config = load_config("default")

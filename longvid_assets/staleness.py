@@ -36,6 +36,7 @@ from longvid_assets.versions import recorded_versions
 SEGMENT_STAGES = ["keyframe_images", "segment_clips", "clip_captions"]
 RENDER_STAGES = ["audio_tracks", "final_video"]
 
+
 def resolved_identity(resource) -> dict:
     """`resource.identity()` with `EnvVar` fields resolved, as a run sees them.
 

@@ -1,4 +1,5 @@
-"""GpuResource: YAML mapping → resource, devices (resolved only when a model loads), offload policies, OOM advice.
+"""GpuResource: YAML mapping → resource, devices (resolved only when a model loads),
+offload policies, OOM advice.
 The CUDA tests run where a GPU is present and skip with a reason elsewhere."""
 
 import pytest

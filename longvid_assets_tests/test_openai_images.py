@@ -66,8 +66,8 @@ def test_gpt_image_keyframes_from_a_local_images_server(
     assert result.success
     pair = result.output_for_node("keyframe_images")
     store = config.resources["store"]
-    for ref in (pair.first, pair.last):
-        with Image.open(store.artifact_path(*ref.parts)) as image:  # 1536x1024 center-cropped and scaled to 96x64
+    for ref in (pair.first, pair.last):  # 1536x1024 center-cropped and scaled to 96x64
+        with Image.open(store.artifact_path(*ref.parts)) as image:
             assert image.size == (96, 64)
             row = np.asarray(image)[32, :, 0].astype(int)
             assert row[-1] - row[0] > 100  # the gradient survived the fit
