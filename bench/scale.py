@@ -52,7 +52,6 @@ def render_on(workers: int, args) -> dict:
         ray_cluster(nodes=[{"num_gpus": workers, "num_cpus": workers + 1}]) as cluster,
     ):
         os.environ["DAGSTER_HOME"] = home
-        ensure_dagster_home()
         config = load_config("default")
         config.resources["store"] = LocalArtifactStore(root=str(Path(home) / "store"))
         config.resources["video_generator"] = PacedVideoGenerator(
@@ -60,6 +59,7 @@ def render_on(workers: int, args) -> dict:
         )
         compute = RayCompute(address=cluster.address, workers=workers)
         config.resources["compute"] = compute
+        ensure_dagster_home(config)  # the gpu pool sized for K workers, as `longvid render`
         prompt = Path(home) / "scale.yaml"
         prompt.write_text(prompt_text(args.segments, args.seconds), encoding="utf-8")
         compute.wait_for_workers(workers, timeout_s=120)  # placed before the clock starts
