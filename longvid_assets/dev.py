@@ -65,7 +65,11 @@ def instance_settings(source_text: str, source: Path, gpu_workers: int) -> dict:
     if not isinstance(settings, dict):
         raise ConfigError(f"{source}: a Dagster instance file must be a mapping of settings")
     concurrency = settings.get("concurrency") or {}
-    concurrency["pools"] = {**(concurrency.get("pools") or {}), "default_limit": gpu_workers}
+    pools = concurrency.get("pools") or {}
+    # Run granularity: a segment run holds its gpu slot from start to end, waiting in the
+    # queue; at op granularity a blocked step busy-polls its slot (Dagster's claim loop
+    # sleeps 0 s) and starves the runs beside it.
+    concurrency["pools"] = {**pools, "default_limit": gpu_workers, "granularity": "run"}
     runs = concurrency.get("runs") or {}
     concurrency["runs"] = {**runs, "max_concurrent_runs": gpu_workers + 2}
     settings["concurrency"] = concurrency

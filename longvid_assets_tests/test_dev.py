@@ -54,7 +54,7 @@ def test_reseeding_follows_the_worker_count_and_keeps_other_settings(tmp_path):
     assert seeded.written and read_settings(tmp_path) == (4, 6)
     settings = yaml.safe_load(seeded.instance_yaml.read_text(encoding="utf-8"))
     assert settings["storage"]["postgres"]["postgres_db"]["port"] == {"env": "LONGVID_PG_PORT"}
-    assert settings["concurrency"]["pools"]["granularity"] == "op"
+    assert settings["concurrency"]["pools"]["granularity"] == "run"
 
 
 def test_a_user_written_dagster_yaml_is_left_alone(tmp_path):
