@@ -421,11 +421,15 @@ def _start_node(name: str, spec: dict, head: str | int, root: Path, env: dict) -
     node_manager_port = free_port()
     command = _ray_command(name, spec, temp_dir, node_manager_port, head)
     log = root / f"{name}.log"
+    # Each node its own TMPDIR, as separate hosts have: nothing below tempfile.gettempdir()
+    # (the S3 store's cache, task locks) is shared between nodes by accident.
+    tmp = temp_dir / "tmp"
+    tmp.mkdir()
     with log.open("w") as log_file:
         process = subprocess.Popen(
             command,
             cwd=root,
-            env=env,
+            env={**env, "TMPDIR": str(tmp)},
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -78,6 +78,7 @@ class _Slot:
     def __init__(self, name: str, handle, info: dict):
         self.name, self.handle, self.info = name, handle, info
         self.busy = False
+        self.running = ""  # the task it runs now ("clip 1a2b3c4d5e6f"), for stats
         self.models: list[str] = []  # model keys it has loaded, most recent last
 
 
@@ -141,7 +142,7 @@ class Scheduler:
 
     async def _release(self, slot: _Slot, model_key: str | None) -> None:
         async with self._changed:
-            slot.busy = False
+            slot.busy, slot.running = False, ""
             if model_key is not None:
                 if model_key in slot.models:
                     slot.models.remove(model_key)
@@ -179,6 +180,7 @@ class Scheduler:
         last_error = ""
         for _attempt in range(self.max_attempts):
             slot = await self._acquire(task.model_key)
+            slot.running = f"{task.kind} {task.key[:12]}"
             try:
                 result = await slot.handle.execute.remote(task)
             except ray.exceptions.RayTaskError as exc:  # the task itself failed: not retried
@@ -195,11 +197,14 @@ class Scheduler:
         )
 
     async def stats(self) -> dict:
+        from longvid_assets.compute.ray_compute import INFO_GROUP
+
         self._condition()
         workers = []
         for slot in list(self.slots.values()):
             try:
-                workers.append(await slot.handle.stats.remote())
+                stats = await slot.handle.stats.options(concurrency_group=INFO_GROUP).remote()
+                workers.append({**stats, "running": slot.running})
             except Exception as exc:  # dying: report, don't fail
                 workers.append({"name": slot.name, "error": type(exc).__name__})
         return {"workers": workers, "failures": list(self.failures), "started": self.started}

@@ -31,6 +31,8 @@ from longvid_assets.errors import BackendError, ConfigError
 
 log = logging.getLogger(__name__)
 NAMESPACE = "longvid"
+HEAD_NODE_RESOURCE = "node:__internal_head__"  # Ray gives the head node 1 of it
+INFO_GROUP = "info"  # a worker's concurrency group for stats while a task runs
 _CONNECT_LOCK = threading.Lock()
 
 
@@ -79,6 +81,9 @@ class RayCompute(GpuCompute):
             lifetime="detached",
             get_if_exists=True,
             num_cpus=0,
+            # On the head node, which the cluster can't lose anyway (it holds Ray's GCS):
+            # losing a GPU node then costs its tasks, never the queue.
+            resources={HEAD_NODE_RESOURCE: 0.001},
             max_concurrency=1000,
         )
         return actor.remote(
@@ -184,4 +189,5 @@ def remote_worker_class():
 
     from longvid_assets.compute.ray_actors import GpuWorker
 
-    return ray.remote(GpuWorker)
+    # `execute` runs one task at a time (the default group); `stats` answers beside it.
+    return ray.remote(concurrency_groups={INFO_GROUP: 1})(GpuWorker)
