@@ -63,13 +63,15 @@ def prompt_text(shots: list[str]) -> str:
 
 
 def model_sections(sd3: Path, wan: Path) -> dict[str, str]:
+    """Wan takes 8 steps so that a clip lasts long enough (~1 s on one core) for the two
+    segment runs' clips to overlap: the scheduler then has to use both workers."""
     return {
         "image_generator": (
             f"image_generator:\n  backend: sd3\n  model: {sd3}\n  steps: 2\n"
             "  gpu: {device: auto, dtype: float32}\n"
         ),
         "video_generator": (
-            f"video_generator:\n  backend: wan_flf2v\n  model: {wan}\n  steps: 2\n"
+            f"video_generator:\n  backend: wan_flf2v\n  model: {wan}\n  steps: 8\n"
             "  window_frames: 9\n  gpu: {device: auto, dtype: float32}\n"
         ),
     }
