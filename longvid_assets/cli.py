@@ -32,18 +32,38 @@ def ensure_dagster_home(config=None) -> Path:
     return home
 
 
+def open_instance(config):
+    """The Dagster instance at DAGSTER_HOME, seeded and its storage created under a lock on
+    the home: two commands started together on a fresh home would otherwise both create and
+    migrate its SQLite databases (one crashed, and alembic was left with two heads)."""
+    import fcntl
+
+    from dagster import DagsterInstance
+
+    from longvid_assets.dev import dagster_home
+
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / ".longvid-first-use.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or we die
+        ensure_dagster_home(config)
+        instance = DagsterInstance.get()
+        instance.get_runs(limit=1)  # run storage
+        instance.get_dynamic_partitions("renders")  # event log storage
+        instance.all_instigator_state()  # schedule storage
+    return instance
+
+
 def render_command(path: Path, config_name: str | None) -> Path:
     from longvid_assets.prompts import load_prompt_file
 
     load_prompt_file(path)  # fail on a bad file before DAGSTER_HOME is touched
-    from dagster import DagsterInstance
 
     from longvid_assets.config import load_config
     from longvid_assets.render import render_prompt_file
 
     config = load_config(config_name)
-    ensure_dagster_home(config)
-    with DagsterInstance.get() as instance:
+    with open_instance(config) as instance:
         home = os.environ["DAGSTER_HOME"]
         print(f"longvid: {path} with config '{config.name}' (DAGSTER_HOME={home})", file=sys.stderr)
         outcome = render_prompt_file(
@@ -66,16 +86,14 @@ def render_command(path: Path, config_name: str | None) -> Path:
 def rerender_command(config_name: str | None) -> list[Path]:
     """What the daily schedule does, by hand and without the daemon: every registered render
     whose plan, segments or final video a prompt, config or code change left stale."""
-    from dagster import DagsterInstance
 
     from longvid_assets.config import load_config
     from longvid_assets.render import render_prompt_file
     from longvid_assets.staleness import stale_renders
 
     config = load_config(config_name)
-    ensure_dagster_home(config)
     outputs = []
-    with DagsterInstance.get() as instance:
+    with open_instance(config) as instance:
         stale, problems = stale_renders(instance, config.resources, config.sensor.prompts_dir)
         for problem in problems:
             print(f"longvid: skipped: {problem}", file=sys.stderr)

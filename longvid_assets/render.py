@@ -25,6 +25,7 @@ from longvid_assets.partitions import register_render
 from longvid_assets.plan import RenderPlan
 from longvid_assets.prompts import load_prompt_file, render_name
 from longvid_assets.records import FinalVideo
+from longvid_assets.recovery import fail_dead_runs, process_tags
 from longvid_assets.staleness import RENDER_STAGES, SEGMENT_STAGES, assess_plan, assess_render
 from longvid_assets.threaded_runs import threaded_runs_instance
 
@@ -124,10 +125,14 @@ def render_prompt_file(
     store = resources["store"]
     store.remember_source(name, path)
     register_render(instance, name)
+    # 2. What a killed render left: its runs marked failed, its temp files swept.
+    fail_dead_runs(instance)
+    store.sweep_temp()
     tally = _Tally()
     parallel = max(1, resources["compute"].worker_count())
     runner = instance if parallel == 1 else threaded_runs_instance(instance)
     tags = {RENDER_TAG: name, "longvid/config": config.name, DRIVER_TAG: "longvid render"}
+    tags |= process_tags()  # which process executes these runs, for `fail_dead_runs`
 
     def execute(spec: RunSpec):
         """One Dagster run in this process; a failure is one line naming the stage."""
@@ -147,7 +152,7 @@ def render_prompt_file(
         tally.add(spec, spec.segment or name, result)
         return result
 
-    # 2. Plan, unless the instance already recorded this file's plan fingerprint.
+    # 3. Plan, unless the instance already recorded this file's plan fingerprint.
     status = assess_plan(path, resources, instance)
     if status.fresh:
         plan = status.plan
@@ -158,7 +163,7 @@ def render_prompt_file(
         started = time.perf_counter()
         plan = execute(plan_run(name, status.fingerprint)).output_for_node("segment_plan")
         progress(f"{'[1/3] segment_plan':<34} {time.perf_counter() - started:5.1f}s")
-    # 3. Stale segments, `parallel` at once, with audio_tracks beside them.
+    # 4. Stale segments, `parallel` at once, with audio_tracks beside them.
     staleness = assess_render(plan, resources, instance)
     todo = next_runs(staleness, segments_ran=False)
     for seg in plan.segments:
@@ -171,7 +176,7 @@ def render_prompt_file(
     if todo.segments:
         resources["compute"].prepare()
         run_segments(todo, execute, progress, parallel)
-    # 4. Render-level stages: the stale ones, and final_video after any segment run.
+    # 5. Render-level stages: the stale ones, and final_video after any segment run.
     staleness = assess_render(plan, resources, instance)
     final_run = next_runs(staleness, segments_ran=bool(todo.segments)).render
     ran_beside = {stage for spec in todo.beside for stage in spec.stages}

@@ -52,6 +52,7 @@ from longvid_assets.orchestrator import next_runs
 from longvid_assets.partitions import renders_partitions
 from longvid_assets.plan import drafts_from_spec
 from longvid_assets.prompts import load_prompt_file, render_name
+from longvid_assets.recovery import fail_dead_runs
 from longvid_assets.resources.store import ArtifactStore
 from longvid_assets.sources import prompt_files
 from longvid_assets.staleness import assess_render, read_plan
@@ -286,6 +287,8 @@ def build_stale_segments_sensor(config: LongvidConfig) -> SensorDefinition:
         description="After a plan materializes: its stale segments, then the render-level assets.",
     )
     def stale_segments_sensor(context: SensorEvaluationContext):
+        for run_id in fail_dead_runs(context.instance):  # else their render looks busy forever
+            context.log.warning(f"run {run_id}: its longvid process died; marked failed")
         step = follow_plans(context.instance, resources, load_cursor(context.cursor))
         for message in step.messages:
             context.log.info(message)

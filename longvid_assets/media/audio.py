@@ -17,6 +17,7 @@ import numpy as np
 from longvid_assets.errors import BackendError
 from longvid_assets.media.ffmpeg import ffmpeg_exe, run
 from longvid_assets.resources.speech import SpeechSynthesizer
+from longvid_assets.resources.store import temp_name
 
 MIN_LENGTH_SCALE = 0.75  # Piper speaks at most this much faster before atempo takes over
 ENVELOPE_RATE = 200  # Hz of the ducking gain track
@@ -221,7 +222,8 @@ def mix_tracks(
             )
     total = int(round(duration_s * sample_rate))
     out = Path(out)
-    with tempfile.TemporaryDirectory(prefix="mix-", dir=out.parent) as tmp:
+    # Named for this process: a kill mid-mix leaves a folder the next render's sweep removes.
+    with tempfile.TemporaryDirectory(prefix=temp_name("mix-"), dir=out.parent) as tmp:
         # 1. One narration bus with every clip at its start; the spans drive the ducking.
         bus = spans = None
         truncated = 0

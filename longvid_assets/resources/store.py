@@ -364,21 +364,44 @@ def _is_env_ref(value) -> bool:
 
 
 def sweep_temp_files(root: Path, max_age_s: float) -> int:
-    """Delete `.tmp-*` files under `root` older than `max_age_s`: what a crash left behind.
-    Younger ones may belong to a write in progress and stay."""
+    """Delete the `.tmp-<pid>-*` files and folders under `root` that a crash left behind:
+    at once where that pid no longer runs here, else once older than `max_age_s` (a write
+    in progress, or one by another host on a shared disk, is left alone until then)."""
     if not root.is_dir():
         return 0
     cutoff = time.time() - max_age_s
     removed = 0
-    for folder, _, files in os.walk(root):
-        for file_name in files:
-            path = Path(folder) / file_name
-            if file_name.startswith(TEMP_PREFIX) and _older_than(path, cutoff):
-                path.unlink(missing_ok=True)
+    for folder, dirs, files in os.walk(root):
+        for name in [*files, *dirs]:
+            path = Path(folder) / name
+            if name.startswith(TEMP_PREFIX) and (_writer_gone(name) or _older_than(path, cutoff)):
+                if path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
                 removed += 1
+        dirs[:] = [d for d in dirs if (Path(folder) / d).is_dir()]
     if removed:
-        log.info(f"removed {removed} temp file(s) older than {max_age_s:.0f}s under {root}")
+        log.info(f"removed {removed} temp file(s) and folder(s) of ended writers under {root}")
     return removed
+
+
+def temp_name(suffix: str) -> str:
+    """A hidden temp name that names its writer: `.tmp-<pid>-<random>-<suffix>`."""
+    return f"{TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}-{suffix}"
+
+
+def _writer_gone(name: str) -> bool:
+    pid = name[len(TEMP_PREFIX) :].split("-", 1)[0]
+    if not pid.isdigit():
+        return False  # an older name without a pid: by age only
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _older_than(path: Path, cutoff: float) -> bool:
@@ -390,7 +413,7 @@ def _older_than(path: Path, cutoff: float) -> bool:
 
 def temp_beside(final: Path) -> Path:
     """A hidden temp name in `final`'s folder (same filesystem, so `os.replace` is atomic)."""
-    return final.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex[:8]}-{final.name}")
+    return final.with_name(temp_name(final.name))
 
 
 @contextmanager
