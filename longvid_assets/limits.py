@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from dagster import Config
 from pydantic import Field
 from yaml.composer import Composer, ComposerError
-from yaml.constructor import SafeConstructor
+from yaml.constructor import ConstructorError, SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import ScalarNode, SequenceNode
 from yaml.resolver import Resolver
@@ -81,6 +81,11 @@ class RenderLimits(Config):
 
 class YamlLimitError(ComposerError):
     """A parse bound was crossed while reading YAML; `problem` names which one."""
+
+
+class YamlValueError(ConstructorError):
+    """A value YAML parsed but cannot convert (`!!float abc`, an integer of 5,000 digits),
+    with its position, so the message can name the field it is in."""
 
 
 class BoundedYamlLoader(Composer, *_PARSER_BASES, SafeConstructor, Resolver):
@@ -169,10 +174,17 @@ class BoundedYamlLoader(Composer, *_PARSER_BASES, SafeConstructor, Resolver):
                 chars += child_chars
         self._weights[id(node)] = (node, values, chars)
 
+    def construct_object(self, node, deep=False):
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:
+            raise YamlValueError(None, None, shorten(exc, 120), node.start_mark) from None
+
 
 def load_yaml(text: str):
     """Parse one YAML document within the parse bounds; raises `yaml.YAMLError`
-    (`YamlLimitError` for a bound) or `ValueError` (e.g. an integer of 5,000 digits)."""
+    (`YamlLimitError` for a bound, `YamlValueError` for a value that cannot be converted,
+    e.g. an integer of 5,000 digits)."""
     loader = BoundedYamlLoader(text)
     try:
         return loader.get_single_data()
@@ -192,6 +204,12 @@ def shorten(text, limit: int = CLIP_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def shown(path) -> str:
+    """A file's name as a one-line message shows it: a newline, ESC or undecodable byte in
+    the name (`new\\nline.yaml` is a valid file name) escaped by `printable`."""
+    return printable(str(path))
+
+
 def printable(text: str) -> str:
     """`text` with control characters, lone surrogates and other unprintable characters
     written as escapes: safe to print on one terminal line (no ESC sequences, no newline,
@@ -204,7 +222,7 @@ def printable(text: str) -> str:
 def limit_error(where, field: str | None, problem: str, hint: str, limit: str, value):
     """One line: the problem, what to change, and the config key that raises the limit."""
     fix = f"{hint}, or raise render.limits.{limit} in the config (now {value:,})"
-    return PromptFileError(where, problem, fix, field)
+    return PromptFileError(shown(where), problem, fix, field)
 
 
 @functools.lru_cache(maxsize=8)

@@ -11,7 +11,7 @@ from dagster import Config
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from longvid_assets.errors import ConfigError, PromptFileError
-from longvid_assets.limits import RenderLimits, check_plan, check_spec, clip, shorten
+from longvid_assets.limits import RenderLimits, check_plan, check_spec, clip, shorten, shown
 from longvid_assets.prompts import (
     MAX_SEGMENT_S,
     MIN_SEGMENT_S,
@@ -161,7 +161,7 @@ def build_plan(
     whole frames, and checked against `defaults.limits` — the one place every plan (explicit
     segments, the offline planner, an LLM) passes through. Errors are one-line
     `PromptFileError`s naming `where` (default: `source`)."""
-    where = where or source
+    where = shown(where or source)
     if not drafts:
         raise PromptFileError(where, f"planner {planner} made no segments", "check the prompt")
     fps = spec.fps or defaults.fps
@@ -304,23 +304,23 @@ def preflight_prompt_file(
     what it asks for, the music mood, the voice (`check_voice`, e.g. the speech resource's
     `check_voice`, raises `ConfigError` for a voice it cannot load) and explicit segments.
     Raises `PromptFileError` (one line: file, field, problem, fix)."""
-    path = Path(path)
+    path, file = Path(path), shown(path)  # `file`: the name as messages show it
     # 1. The file, then the limits on what it asks for.
     spec = load_prompt_file(path)
-    check_spec(spec, defaults, path)
+    check_spec(spec, defaults, file)
     # 2. Music and voice, from the file or else the config's render defaults.
-    _check_music(path, spec.music or defaults.music, spec.music is None)
+    _check_music(file, spec.music or defaults.music, spec.music is None)
     if check_voice is not None:
-        _check_voice(path, spec.voice or defaults.voice, spec.voice is None, check_voice)
+        _check_voice(file, spec.voice or defaults.voice, spec.voice is None, check_voice)
     # 3. Explicit segments: shared keyframes agree, and something is spoken.
     if spec.segments:
         try:
             drafts_from_spec(spec)
         except ValueError as exc:
-            raise PromptFileError(path, shorten(exc, 200), "fix the segments") from None
+            raise PromptFileError(file, shorten(exc, 200), "fix the segments") from None
         if all(seg.narration is not None and not seg.narration.strip() for seg in spec.segments):
             raise PromptFileError(
-                path,
+                file,
                 "every segment's narration is empty: nothing would be spoken or subtitled",
                 "give at least one segment a narration (an empty one is a silent segment)",
                 "segments",
@@ -360,24 +360,24 @@ def validate_prompt_file(
     )
 
 
-def _check_music(path: Path, mood: str, from_config: bool) -> None:
+def _check_music(file: str, mood: str, from_config: bool) -> None:
     known = known_music_moods()
     if mood.strip().lower() not in known:
         origin = " (the config's render.music)" if from_config else ""
         raise PromptFileError(
-            path,
+            file,
             f"unknown music mood {clip(mood)}{origin}",
             f"use one of {', '.join(known)}",
             "music",
         )
 
 
-def _check_voice(path: Path, voice: str, from_config: bool, check: Callable[[str], None]):
+def _check_voice(file: str, voice: str, from_config: bool, check: Callable[[str], None]):
     try:
         check(voice)
     except ConfigError as exc:
         problem, _, fix = str(exc).partition(" — ")
         origin = " (the config's render.voice)" if from_config else ""
         raise PromptFileError(
-            path, shorten(problem, 300) + origin, shorten(fix or "use a known voice", 300), "voice"
+            file, shorten(problem, 300) + origin, shorten(fix or "use a known voice", 300), "voice"
         ) from None

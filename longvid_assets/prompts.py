@@ -21,7 +21,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from longvid_assets.errors import PromptFileError
-from longvid_assets.limits import HARD_MAX_TOTAL_S, YamlLimitError, clip, load_yaml, shorten
+from longvid_assets.limits import (
+    HARD_MAX_TOTAL_S,
+    YamlLimitError,
+    YamlValueError,
+    clip,
+    load_yaml,
+    shorten,
+    shown,
+)
 
 MAX_PROMPT_FILE_BYTES = 1_000_000
 PROMPT_SUFFIXES = (".yaml", ".yml", ".txt")
@@ -164,7 +172,7 @@ def check_render_names(paths: Iterable[str | Path]) -> list[str]:
     would silently replace each other); empty when every file has its own render."""
     errors = []
     for name, group in render_name_groups(paths).items():
-        files = ", ".join(str(path) for path in group)
+        files = ", ".join(shown(path) for path in group)
         errors.append(
             f"{files}: all render as '{name}' (render names ignore case and the "
             ".yaml/.yml/.txt suffix) — rename all but one of them"
@@ -190,24 +198,27 @@ def read_prompt_bytes(path: str | Path) -> bytes:
     cannot hang us), and at most 1 MB + 1 byte is read, so a 2 GiB file or one that grows
     while read costs nothing. Callers hash these bytes instead of reading the file again.
     """
-    path = Path(path)
+    path, file = Path(path), shown(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
-        raise PromptFileError(path, "no such file", "check the path") from None
+        raise PromptFileError(file, "no such file", "check the path") from None
     except OSError as exc:
         raise PromptFileError(
-            path, f"cannot open it ({exc.strerror})", "check the path and its permissions"
+            file, f"cannot open it ({exc.strerror})", "check the path and its permissions"
         ) from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:  # fstat before fdopen: fdopen of a directory raises IsADirectoryError
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise PromptFileError(path, "not a regular file", "point at a .yaml, .yml or .txt file")
+            raise PromptFileError(file, "not a regular file", "point at a .yaml, .yml or .txt file")
         if info.st_size > MAX_PROMPT_FILE_BYTES:
-            raise _too_big(path, info.st_size)
-        data = handle.read(MAX_PROMPT_FILE_BYTES + 1)
+            raise _too_big(file, info.st_size)
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(MAX_PROMPT_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
     if len(data) > MAX_PROMPT_FILE_BYTES:  # it grew after the fstat
-        raise _too_big(path, len(data))
+        raise _too_big(file, len(data))
     return data
 
 
@@ -216,68 +227,71 @@ def prompt_file_digest(path: str | Path) -> str:
     return hashlib.sha256(read_prompt_bytes(path)).hexdigest()[:32]
 
 
-def _too_big(path: Path, size: int) -> PromptFileError:
+def _too_big(file: str, size: int) -> PromptFileError:
     return PromptFileError(
-        path, f"file is {size} bytes, over the 1 MB limit", "split it into several prompt files"
+        file, f"file is {size} bytes, over the 1 MB limit", "split it into several prompt files"
     )
 
 
 def load_prompt_file(path: str | Path) -> PromptSpec:
     """Read and validate a prompt file; raise `PromptFileError` with a one-line message."""
-    path = Path(path)
+    path, file = Path(path), shown(path)  # `file`: the name as messages show it
     # 1. The file itself: known kind, exists, size (before reading), encoding.
     if path.suffix.lower() not in PROMPT_SUFFIXES:
         raise PromptFileError(
-            path, f"unknown file type {clip(path.suffix)}", "name it .yaml, .yml or .txt"
+            file, f"unknown file type {clip(path.suffix)}", "name it .yaml, .yml or .txt"
         )
-    text = _decode(path, read_prompt_bytes(path))
+    text = _decode(file, read_prompt_bytes(path))
     # 2. Parse: plain text is the prompt alone; YAML must be a mapping.
     try:
-        data = {"prompt": text} if path.suffix.lower() == ".txt" else _parse_yaml(path, text)
+        data = {"prompt": text} if path.suffix.lower() == ".txt" else _parse_yaml(file, text)
         # 3. Validate the fields, then the characters in every text field.
         spec = PromptSpec.model_validate(data)
     except ValidationError as exc:
-        raise _field_error(path, exc) from None
+        raise _field_error(file, exc) from None
     except RecursionError:  # the parse bounds should make this unreachable; never a traceback
         raise PromptFileError(
-            path, "too deeply nested to read", "write plain 'key: value' fields"
+            file, "too deeply nested to read", "write plain 'key: value' fields"
         ) from None
-    _check_characters(path, spec)
+    _check_characters(file, spec)
     return spec
 
 
-def _decode(path: Path, data: bytes) -> str:
+def _decode(file: str, data: bytes) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise PromptFileError(path, "is UTF-16, not UTF-8", "save the file as UTF-8")
+        raise PromptFileError(file, "is UTF-16, not UTF-8", "save the file as UTF-8")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise PromptFileError(
-            path, f"not UTF-8 (bad byte at offset {exc.start})", "save the file as UTF-8"
+            file, f"not UTF-8 (bad byte at offset {exc.start})", "save the file as UTF-8"
         ) from None
     return text.removeprefix("\ufeff")  # a UTF-8 byte order mark is not part of the text
 
 
-def _parse_yaml(path: Path, text: str) -> dict:
+def _parse_yaml(file: str, text: str) -> dict:
     try:
         data = load_yaml(text)
     except yaml.YAMLError as exc:
-        raise _yaml_error(path, text, exc) from None
-    except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+        raise _yaml_error(file, text, exc) from None
+    except (
+        ValueError,
+        OverflowError,
+    ) as exc:  # a value without a position (YamlValueError has one)
         raise PromptFileError(
-            path, f"a YAML value cannot be read: {shorten(exc, 120)}", "fix that value"
+            file, f"a YAML value cannot be read: {shorten(exc, 120)}", "fix that value"
         ) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise PromptFileError(
-            path,
+            file,
             f"top level is {kind}, not a mapping",
             "write 'prompt: ...' and the other fields as 'key: value' lines",
         )
     return data
 
 
-def _yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> PromptFileError:
+def _yaml_error(file: str, text: str, exc: yaml.YAMLError) -> PromptFileError:
     """One line for a YAML error: where (line, column and the top-level field there), what
     and the fix; never the offending value in full."""
     mark = getattr(exc, "problem_mark", None)
@@ -293,26 +307,30 @@ def _yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> PromptFileError:
     problem = shorten(getattr(exc, "problem", None) or getattr(exc, "reason", None) or exc, 120)
     if isinstance(exc, YamlLimitError):
         return PromptFileError(
-            path,
+            file,
             f"YAML too large to read{where}: {problem}",
             "write the values out plainly (few aliases, nesting under 50 levels)",
             field,
         )
+    if isinstance(exc, YamlValueError):
+        return PromptFileError(
+            file, f"a YAML value cannot be read{where}: {problem}", "fix that value", field
+        )
     if isinstance(exc, yaml.constructor.ConstructorError):
         return PromptFileError(
-            path,
+            file,
             f"YAML value not allowed{where}: {problem}",
             "remove the tag or value: only plain strings, numbers, lists and mappings",
             field,
         )
     if isinstance(exc, yaml.reader.ReaderError):
         return PromptFileError(
-            path,
+            file,
             f"has a character YAML does not allow{where}: {problem}",
             "remove it: text may hold line breaks and tabs but no other control characters",
             field,
         )
-    return PromptFileError(path, f"YAML syntax error{where}: {problem}", FIXES["yaml"], field)
+    return PromptFileError(file, f"YAML syntax error{where}: {problem}", FIXES["yaml"], field)
 
 
 def _top_level_key(text: str, line: int) -> str | None:
@@ -340,14 +358,14 @@ def text_fields(spec: PromptSpec) -> list[tuple[str, str]]:
     return fields
 
 
-def _check_characters(path: Path, spec: PromptSpec) -> None:
+def _check_characters(file: str, spec: PromptSpec) -> None:
     """NUL, other control characters and lone surrogates break ffmpeg, subtitles and
     codecs far downstream: refuse them here, naming the field."""
     for field, text in text_fields(spec):
         control = _CONTROL.search(text)
         if control is not None:
             raise PromptFileError(
-                path,
+                file,
                 f"has control character U+{ord(control.group()):04X} at character "
                 f"{control.start() + 1}",
                 "remove it: text may hold line breaks and tabs but no other control characters",
@@ -356,7 +374,7 @@ def _check_characters(path: Path, spec: PromptSpec) -> None:
         surrogate = _SURROGATE.search(text)
         if surrogate is not None:
             raise PromptFileError(
-                path,
+                file,
                 f"has a lone surrogate U+{ord(surrogate.group()):04X} at character "
                 f"{surrogate.start() + 1} (half of a UTF-16 pair, not a character)",
                 "write the character itself instead of a \\u escape",
@@ -364,7 +382,7 @@ def _check_characters(path: Path, spec: PromptSpec) -> None:
             )
 
 
-def _field_error(path: Path, exc: ValidationError) -> PromptFileError:
+def _field_error(file: str, exc: ValidationError) -> PromptFileError:
     error = exc.errors(include_url=False)[0]
     loc = [shorten(part, 40) for part in error["loc"]] or (
         ["prompt"] if error["type"] == "missing" else []
@@ -378,10 +396,10 @@ def _field_error(path: Path, exc: ValidationError) -> PromptFileError:
             else ", ".join(SegmentSpec.model_fields)
         )
         return PromptFileError(
-            path, "unknown field", f"remove it; allowed fields: {allowed}", field
+            file, "unknown field", f"remove it; allowed fields: {allowed}", field
         )
     if error["type"] == "missing":
-        return PromptFileError(path, "is required", FIXES.get(top, "add it"), field)
+        return PromptFileError(file, "is required", FIXES.get(top, "add it"), field)
     fix = FIXES.get(loc[-1] if loc else "", FIXES.get(top, "correct the value"))
     message = shorten(error["msg"].removeprefix("Value error, "), 200)
-    return PromptFileError(path, f"{message} (got {clip(error.get('input'))})", fix, field)
+    return PromptFileError(file, f"{message} (got {clip(error.get('input'))})", fix, field)
