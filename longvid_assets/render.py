@@ -15,7 +15,7 @@ from pathlib import Path
 
 from dagster import DagsterInstance, materialize
 
-from longvid_assets.assets.final_video import final_record
+from longvid_assets.assets.final_video import final_record, republish_damaged
 from longvid_assets.config import LongvidConfig
 from longvid_assets.definitions import ALL_ASSETS
 from longvid_assets.errors import LongvidError
@@ -189,8 +189,11 @@ def render_prompt_file(
         final = execute(final_run).output_for_node("final_video")
         progress(f"{final_run.label:<34} {time.perf_counter() - started:5.1f}s")
     else:
-        final = final_record(store, plan, staleness.expected.render["final_video"])
-        progress("[3/3] audio_tracks + final_video     fresh")
+        final_fp = staleness.expected.render["final_video"]
+        final = final_record(store, plan, final_fp)
+        repaired = republish_damaged(store, name, final_fp)
+        note = f"fresh; published again: {', '.join(repaired)}" if repaired else "fresh"
+        progress(f"[3/3] audio_tracks + final_video     {note}")
     return RenderOutcome(
         render=name,
         plan=plan,

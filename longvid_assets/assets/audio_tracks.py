@@ -32,7 +32,7 @@ def narrate_segment(
     """The segment's narration WAV and its timing sidecar; synthesized unless stored."""
     seg = plan.segments[index]
     fp = narration_fp(plan, index, speech.identity())
-    if store.has("narration", fp, "narration.json"):
+    if store.has("narration", fp, "narration.json") and store.has("narration", fp, "narration.wav"):
         info = json.loads(store.artifact_path("narration", fp, "narration.json").read_text())
         return store.artifact_path("narration", fp, "narration.wav"), info, True
     slot = max(seg.duration_s - NARRATION_PAD_S, 0.6 * seg.duration_s)

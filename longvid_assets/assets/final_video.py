@@ -154,6 +154,20 @@ def final_record(store: ArtifactStore, plan: RenderPlan, fp: str) -> FinalVideo:
     )
 
 
+def republish_damaged(store: ArtifactStore, render: str, fp: str) -> list[str]:
+    """Publish the final MP4 and SRT again where the friendly copy is missing or differs
+    from the verified artifact (truncated, edited): the names republished."""
+    repaired = []
+    for artifact, name in [(FINAL_FILE, f"{render}.mp4"), ("subtitles.srt", f"{render}.srt")]:
+        if not store.has("final", fp, artifact):
+            continue
+        source = store.artifact_path("final", fp, artifact)
+        if not store.published_matches(source, render, name):
+            store.publish(source, render, name)
+            repaired.append(name)
+    return repaired
+
+
 def backend_table(plan: RenderPlan, images, video, audio: AudioRecord) -> str:
     rows = [
         ("plan", plan.planner),

@@ -179,6 +179,10 @@ class S3ArtifactStore(ArtifactStore):
             self._fetch_verified(key, local, recorded)
         return local
 
+    def published_matches(self, source: Path, render: str, name: str) -> bool:
+        recorded = self._recorded(self._key("renders", render, name), immutable=False)
+        return recorded is not None and recorded == file_digest(source)
+
     def download_url(self, render: str, name: str) -> str:
         """A presigned GET link to the published object, valid `presign_expires_s` (less
         where the credentials themselves expire sooner, e.g. STS session keys)."""

@@ -129,6 +129,10 @@ class ArtifactStore(BackendResource):
         """The local file of a published output (`publish` put it there)."""
         raise NotImplementedError
 
+    def published_matches(self, source: Path, render: str, name: str) -> bool:
+        """Whether the published copy `name` holds exactly the bytes of `source`."""
+        raise NotImplementedError
+
     def download_url(self, render: str, name: str) -> str | None:
         """A link anyone can download a published output from, where the store has one."""
         return None
@@ -239,6 +243,12 @@ class LocalArtifactStore(ArtifactStore):
     def published_path(self, render: str, name: str) -> Path:
         folder = self.root_path / "renders" / _check_part(render, "render")
         return folder / _check_part(name, "name")
+
+    def published_matches(self, source: Path, render: str, name: str) -> bool:
+        target = self.published_path(render, name)
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            return False
+        return file_digest(target, remember=False) == file_digest(source)
 
     def remember_source(self, render: str, prompt_file: Path) -> None:
         target = self._sources / f"{_check_part(render, 'render')}.json"
